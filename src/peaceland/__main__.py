@@ -1,0 +1,3 @@
+from peaceland.cli import main
+
+main()

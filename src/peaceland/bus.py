@@ -1,0 +1,181 @@
+"""The stream edge: NATS JetStream connection, stream definitions, publishing, dead letters.
+
+Everything that talks to NATS goes through here, so a second backend (Kafka) can sit behind
+the same few functions later. Subjects and stream names are part of the public contract.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from collections.abc import Iterable, Mapping
+
+import nats
+from nats.aio.client import Client as NatsClient
+from nats.js import JetStreamContext
+from nats.js import api as js_api
+from nats.js.errors import NotFoundError
+
+log = logging.getLogger(__name__)
+
+REPORTS_STREAM = "REPORTS"
+ALERTS_STREAM = "ALERTS"
+DEADLETTER_STREAM = "DEADLETTER"
+
+REPORTS_PREFIX = "peaceland.reports."
+ALERTS_PREFIX = "peaceland.alerts."
+DEADLETTER_PREFIX = "peaceland.deadletter."
+
+ERROR_HEADER = "Peaceland-Error"
+MSG_ID_HEADER = "Nats-Msg-Id"
+
+#: Largest report payload accepted anywhere (contract: over 64 KiB is invalid).
+MAX_PAYLOAD_BYTES = 64 * 1024
+
+# Dedup window: a report re-sent within it is dropped by JetStream itself; later duplicates
+# are removed by report_id downstream (archive views, alert ids).
+DUPLICATE_WINDOW_S = 2 * 60 * 60.0
+DAY_S = 24 * 60 * 60.0
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class StreamSpec:
+    name: str
+    subjects: tuple[str, ...]
+    max_age_s: float
+    max_bytes: int
+    description: str
+
+
+# Retention: REPORTS is a buffer in front of the archive, not the archive itself; 7 days (or
+# 500 GiB) leaves room for a long storage outage. Sizes are ceilings, disk is the real limit.
+STREAMS: tuple[StreamSpec, ...] = (
+    StreamSpec(REPORTS_STREAM, (REPORTS_PREFIX + ">",), 7 * DAY_S, 500 * 2**30, "raw reports"),
+    StreamSpec(ALERTS_STREAM, (ALERTS_PREFIX + ">",), 30 * DAY_S, 50 * 2**30, "alerts raised"),
+    StreamSpec(
+        DEADLETTER_STREAM, (DEADLETTER_PREFIX + ">",), 30 * DAY_S, 50 * 2**30, "invalid input"
+    ),
+)
+
+
+def report_subject(drone_id: str) -> str:
+    """Subject for a drone's reports. ``drone_id`` must already be validated (no ``.*> ``)."""
+    return REPORTS_PREFIX + drone_id
+
+
+def alert_subject(drone_id: str) -> str:
+    return ALERTS_PREFIX + drone_id
+
+
+def deadletter_subject(source: str) -> str:
+    return DEADLETTER_PREFIX + source
+
+
+def stream_config(spec: StreamSpec, replicas: int = 1) -> js_api.StreamConfig:
+    return js_api.StreamConfig(
+        name=spec.name,
+        description=spec.description,
+        subjects=list(spec.subjects),
+        retention=js_api.RetentionPolicy.LIMITS,
+        storage=js_api.StorageType.FILE,
+        max_age=spec.max_age_s,
+        max_bytes=spec.max_bytes,
+        # Dead letters keep the original payload, which may be larger than a valid report.
+        max_msg_size=MAX_PAYLOAD_BYTES * 16,
+        num_replicas=replicas,
+        duplicate_window=DUPLICATE_WINDOW_S,
+        discard=js_api.DiscardPolicy.OLD,
+    )
+
+
+async def ensure_streams(js: JetStreamContext, replicas: int = 1) -> None:
+    """Create the contract's streams, or bring their limits up to date. Idempotent."""
+    for spec in STREAMS:
+        config = stream_config(spec, replicas)
+        try:
+            await js.stream_info(spec.name)
+        except NotFoundError:
+            await js.add_stream(config)
+            log.info("created stream %s", spec.name)
+        else:
+            await js.update_stream(config)
+
+
+async def stream_message_counts(js: JetStreamContext) -> dict[str, int | None]:
+    """Messages held by each contract stream; ``None`` for a stream that does not exist."""
+    counts: dict[str, int | None] = {}
+    for spec in STREAMS:
+        try:
+            info = await js.stream_info(spec.name)
+        except NotFoundError:
+            counts[spec.name] = None
+        else:
+            counts[spec.name] = info.state.messages
+    return counts
+
+
+async def connect(url: str, name: str, *, connect_timeout: float = 5.0) -> NatsClient:
+    """Connect with endless reconnects: a server restart must never end a component."""
+
+    async def on_error(exc: Exception) -> None:
+        log.warning("nats: %s", exc)
+
+    async def on_disconnect() -> None:
+        log.warning("nats: disconnected")
+
+    async def on_reconnect() -> None:
+        log.info("nats: reconnected")
+
+    return await nats.connect(
+        url,
+        name=name,
+        connect_timeout=connect_timeout,
+        allow_reconnect=True,
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=0.5,
+        error_cb=on_error,
+        disconnected_cb=on_disconnect,
+        reconnected_cb=on_reconnect,
+    )
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class OutMessage:
+    subject: str
+    payload: bytes
+    msg_id: str | None = None
+    headers: Mapping[str, str] | None = None
+
+    def all_headers(self) -> dict[str, str] | None:
+        headers = dict(self.headers) if self.headers else {}
+        if self.msg_id is not None:
+            headers[MSG_ID_HEADER] = self.msg_id
+        return headers or None
+
+
+async def publish_all(
+    js: JetStreamContext, messages: Iterable[OutMessage], *, timeout: float = 10.0
+) -> list[js_api.PubAck | Exception]:
+    """Publish concurrently and wait for every JetStream acknowledgement.
+
+    Returns, in input order, the ack or the exception for each message, so a caller can
+    answer per item. A message is durable only when its ack is returned.
+    """
+    futures = [
+        await js.publish_async(m.subject, m.payload, headers=m.all_headers(), wait_stall=timeout)
+        for m in messages
+    ]
+    if not futures:
+        return []
+    results = await asyncio.wait_for(
+        asyncio.gather(*futures, return_exceptions=True), timeout=timeout
+    )
+    return [r if isinstance(r, js_api.PubAck | Exception) else RuntimeError(r) for r in results]
+
+
+def deadletter_message(source: str, payload: bytes, reason: str) -> OutMessage:
+    """A dead letter: the payload untouched, the reason in the ``Peaceland-Error`` header."""
+    # Header values are one line of text; keep the reason readable and bounded.
+    clean = " ".join(reason.split())[:1000]
+    return OutMessage(deadletter_subject(source), payload, headers={ERROR_HEADER: clean})

@@ -1,0 +1,226 @@
+"""Settings, read once at the entry point, and the ``services.json`` state file.
+
+Precedence, highest first: ``PEACELAND_*`` environment variables, then ``peaceland.toml``
+(in the working directory, or the file named by ``PEACELAND_CONFIG``), then defaults.
+When ``nats_url`` / ``s3_endpoint`` are set, those external servers are used and nothing is
+started for them; otherwise the endpoints come from ``<data_dir>/services.json`` written by
+``peaceland up``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from peaceland.errors import ConfigError, NotRunningError
+
+DEFAULT_DATA_DIR = Path(".peaceland")
+DEFAULT_BUCKET = "peaceland"
+DEFAULT_ALERT_THRESHOLD = 20
+DEFAULT_HTTP_PORT = 8080
+DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
+SERVICES_FILE = "services.json"
+
+
+class Secret:
+    """A string that never shows itself in logs, reprs or tracebacks."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def masked(self) -> str:
+        """The first four characters, enough to tell two secrets apart."""
+        return self._value[:4] + "…" if self._value else ""
+
+    def __repr__(self) -> str:
+        return "Secret('********')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Settings:
+    data_dir: Path = DEFAULT_DATA_DIR
+    nats_url: str | None = None
+    s3_endpoint: str | None = None
+    s3_bucket: str = DEFAULT_BUCKET
+    s3_access_key: str | None = None
+    s3_secret_key: Secret | None = None
+    alert_threshold: int = DEFAULT_ALERT_THRESHOLD
+    http_host: str = "127.0.0.1"
+    http_port: int = DEFAULT_HTTP_PORT
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    log_level: str = "INFO"
+
+
+_ENV_FIELDS: dict[str, str] = {
+    "PEACELAND_DATA_DIR": "data_dir",
+    "PEACELAND_NATS_URL": "nats_url",
+    "PEACELAND_S3_ENDPOINT": "s3_endpoint",
+    "PEACELAND_S3_BUCKET": "s3_bucket",
+    "PEACELAND_S3_ACCESS_KEY": "s3_access_key",
+    "PEACELAND_S3_SECRET_KEY": "s3_secret_key",
+    "PEACELAND_ALERT_THRESHOLD": "alert_threshold",
+    "PEACELAND_HTTP_HOST": "http_host",
+    "PEACELAND_HTTP_PORT": "http_port",
+    "PEACELAND_MAX_BODY_BYTES": "max_body_bytes",
+    "PEACELAND_LOG_LEVEL": "log_level",
+}
+_INT_FIELDS = {"alert_threshold", "http_port", "max_body_bytes"}
+
+
+def _coerce(name: str, raw: Any, origin: str) -> Any:
+    if name == "data_dir":
+        return Path(str(raw))
+    if name == "s3_secret_key":
+        return Secret(str(raw))
+    if name in _INT_FIELDS:
+        try:
+            value = int(raw)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{origin}: {raw!r} is not an integer") from None
+        if name == "alert_threshold" and not 0 <= value <= 101:
+            raise ConfigError(f"{origin}: alert threshold must be within 0..101, got {value}")
+        if name == "http_port" and not 0 <= value <= 65535:
+            raise ConfigError(f"{origin}: port must be within 0..65535, got {value}")
+        if name == "max_body_bytes" and value < 65536:
+            raise ConfigError(f"{origin}: body limit must be at least 65536 bytes, got {value}")
+        return value
+    if not isinstance(raw, str):
+        raise ConfigError(f"{origin}: expected a string, got {raw!r}")
+    return raw
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    **overrides: Any,
+) -> Settings:
+    """Build settings from defaults, ``peaceland.toml``, the environment, then ``overrides``.
+
+    ``overrides`` with value ``None`` are ignored, so CLI options can be passed straight in.
+    """
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    toml_path = Path(env["PEACELAND_CONFIG"]) if "PEACELAND_CONFIG" in env else None
+    if toml_path is None and (cwd or Path.cwd()).joinpath("peaceland.toml").is_file():
+        toml_path = (cwd or Path.cwd()) / "peaceland.toml"
+    if toml_path is not None:
+        try:
+            table = tomllib.loads(toml_path.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"cannot read {toml_path}: {exc}") from None
+        known = set(_ENV_FIELDS.values())
+        for key, raw in table.items():
+            if key not in known:
+                raise ConfigError(f"{toml_path}: unknown setting {key!r}")
+            values[key] = _coerce(key, raw, f"{toml_path}: {key}")
+    for var, name in _ENV_FIELDS.items():
+        if env.get(var):
+            values[name] = _coerce(name, env[var], var)
+    for name, raw in overrides.items():
+        if raw is not None:
+            values[name] = _coerce(name, raw, f"--{name.replace('_', '-')}")
+    return Settings(**values)
+
+
+class ServicesState(msgspec.Struct, kw_only=True):
+    """The content of ``<data_dir>/services.json`` (mode 0600: it holds credentials)."""
+
+    nats_url: str
+    s3_endpoint: str
+    s3_bucket: str
+    s3_access_key: str
+    s3_secret_key: str
+    mqtt_url: str | None = None
+    nats_monitor_url: str | None = None
+    pids: dict[str, int] = msgspec.field(default_factory=dict)
+    ports: dict[str, int] = msgspec.field(default_factory=dict)
+
+
+def services_path(data_dir: Path) -> Path:
+    return data_dir / SERVICES_FILE
+
+
+def read_services_state(data_dir: Path) -> ServicesState | None:
+    path = services_path(data_dir)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    try:
+        return msgspec.json.decode(raw, type=ServicesState)
+    except msgspec.DecodeError as exc:
+        raise ConfigError(f"{path} is corrupt ({exc}); run `peaceland down` then `up`") from None
+
+
+def write_services_state(data_dir: Path, state: ServicesState) -> Path:
+    """Write atomically, created with mode 0600 so credentials are never world-readable."""
+    path = services_path(data_dir)
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(msgspec.json.format(msgspec.json.encode(state)))
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    return path
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Endpoints:
+    """Where the stream and the object store are, whichever way they were found."""
+
+    nats_url: str
+    s3_endpoint: str
+    s3_bucket: str
+    s3_access_key: str
+    s3_secret_key: Secret
+    mqtt_url: str | None = None
+
+
+def resolve_endpoints(settings: Settings) -> Endpoints:
+    """External servers from settings win; otherwise those recorded by ``peaceland up``."""
+    state = read_services_state(settings.data_dir)
+    nats_url = settings.nats_url or (state.nats_url if state else None)
+    s3_endpoint = settings.s3_endpoint or (state.s3_endpoint if state else None)
+    if nats_url is None or s3_endpoint is None:
+        raise NotRunningError(
+            f"no servers running in {settings.data_dir} — run `peaceland up` "
+            "(or set PEACELAND_NATS_URL and PEACELAND_S3_ENDPOINT)"
+        )
+    use_state_s3 = settings.s3_endpoint is None and state is not None
+    access = settings.s3_access_key or (state.s3_access_key if use_state_s3 and state else "")
+    secret = settings.s3_secret_key or Secret(
+        state.s3_secret_key if use_state_s3 and state else ""
+    )
+    bucket = (
+        state.s3_bucket
+        if use_state_s3 and state and settings.s3_bucket == DEFAULT_BUCKET
+        else settings.s3_bucket
+    )
+    return Endpoints(
+        nats_url=nats_url,
+        s3_endpoint=s3_endpoint,
+        s3_bucket=bucket,
+        s3_access_key=access,
+        s3_secret_key=secret,
+        mqtt_url=state.mqtt_url if state and settings.nats_url is None else None,
+    )
