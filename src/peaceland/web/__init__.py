@@ -1,0 +1,1 @@
+"""HTTP edge: the ingest gateway and, later, the officers' API and dashboard."""
