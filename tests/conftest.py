@@ -1,0 +1,72 @@
+"""Shared fixtures: real servers started by ``peaceland.services.up`` on free ports, in temp dirs.
+
+``stack``        one nats-server + weed for the whole session (never kill its servers)
+``fresh_stack``  a private pair for one test: kill, restart, break it at will
+
+Both are always torn down with ``services.down``, also when the test or ``up`` fails.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from peaceland import services
+from peaceland.config import Endpoints, ServicesState, Settings, load_settings, resolve_endpoints
+
+# Test data is thrown away: no need to wait for weed's 16 s graceful stop.
+TEARDOWN_GRACE_S = 2.0
+
+
+@dataclasses.dataclass(frozen=True)
+class Stack:
+    """A running pair of embedded servers and how to reach them."""
+
+    data_dir: Path
+    settings: Settings
+    state: ServicesState
+    endpoints: Endpoints
+
+    def env(self, **extra: str) -> dict[str, str]:
+        """Environment for a ``peaceland`` subprocess that uses this stack."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PEACELAND_")}
+        env["PEACELAND_DATA_DIR"] = str(self.data_dir)
+        env.update(extra)
+        return env
+
+    def refreshed(self) -> Stack:
+        """The same stack after an ``up`` (pids may have changed)."""
+        state = services.up(self.settings, prefer_default_ports=False)
+        return dataclasses.replace(self, state=state, endpoints=resolve_endpoints(self.settings))
+
+
+def stack_settings(data_dir: Path) -> Settings:
+    """Settings for ``data_dir`` alone: ignores the developer's PEACELAND_* and peaceland.toml."""
+    return load_settings(environ={}, cwd=data_dir, data_dir=data_dir)
+
+
+@contextlib.contextmanager
+def running_stack(data_dir: Path) -> Iterator[Stack]:
+    settings = stack_settings(data_dir)
+    try:
+        state = services.up(settings, prefer_default_ports=False)
+        yield Stack(data_dir, settings, state, resolve_endpoints(settings))
+    finally:
+        services.down(settings, grace=TEARDOWN_GRACE_S)
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    with running_stack(tmp_path_factory.mktemp("stack")) as running:
+        yield running
+
+
+@pytest.fixture
+def fresh_stack(tmp_path: Path) -> Iterator[Stack]:
+    with running_stack(tmp_path / "fresh") as running:
+        yield running
