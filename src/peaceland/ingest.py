@@ -10,13 +10,14 @@ import dataclasses
 
 from peaceland.bus import OutMessage, deadletter_message, report_subject
 from peaceland.errors import InvalidReport
-from peaceland.model import decode_report, split_batch
+from peaceland.model import MAX_REPORT_BYTES, decode_report, split_batch
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class ItemError:
     index: int
     error: str
+    too_large: bool = False
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -59,7 +60,7 @@ def plan_body(body: bytes, source: str) -> IngestPlan:
             indexes.append(index)
         else:
             deadletters.append(planned[0])
-            errors.append(ItemError(index, planned[1]))
+            errors.append(ItemError(index, planned[1], len(item) > MAX_REPORT_BYTES))
     return IngestPlan(reports, indexes, deadletters, errors, is_batch)
 
 

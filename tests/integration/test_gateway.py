@@ -187,3 +187,19 @@ async def test_no_stream_means_503_not_202(fresh_stack: Any) -> None:
         await ensure_streams(gw.js)
         status, _ = await gw.post(report(unique_drone()))
         assert status == 202
+
+
+async def test_a_resent_batch_is_stored_once_and_reported_as_duplicates(
+    gateway: Gateway,
+) -> None:
+    drone = unique_drone()
+    batch = [report(drone, minute) for minute in range(40)]
+    first = await gateway.post(batch)
+    partly_new = await gateway.post([*batch[:20], report(drone, 50)])
+    again = await gateway.post(batch)
+    assert first == (202, {"accepted": 40, "duplicates": 0, "errors": []})
+    assert partly_new == (202, {"accepted": 21, "duplicates": 20, "errors": []})
+    assert again == (202, {"accepted": 40, "duplicates": 40, "errors": []})
+    assert await subject_count(gateway.js, REPORTS_STREAM, f"peaceland.reports.{drone}") == 41
+    last = await gateway.js.get_last_msg(REPORTS_STREAM, f"peaceland.reports.{drone}")
+    assert json.loads(last.data)["ts"] == "2026-11-28T10:50:00Z"

@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import itertools
 import math
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import cast
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from nats.aio.client import Client as NatsClient
-from nats.aio.msg import Msg
 
 from peaceland.bus import report_subject
 from peaceland.errors import ConfigError
@@ -28,7 +23,7 @@ from peaceland.fleet import (
     SimulatedReport,
 )
 from peaceland.model import Report, decode_report
-from peaceland.simulator import AckWindow, SimulationOptions, SimulationSummary, redact
+from peaceland.simulator import SimulationOptions, SimulationSummary, redact
 
 START = datetime(2026, 11, 28, 10, 15, tzinfo=UTC)
 PARIS = Area(48.80, 2.25, 48.90, 2.42)  # ~11 x 12 km: drones bounce off its edges often
@@ -272,100 +267,3 @@ def test_summary_describes_itself() -> None:
 def test_redact_hides_credentials() -> None:
     assert redact("nats://user:secret@127.0.0.1:4222") == "nats://127.0.0.1:4222"
     assert redact("nats://127.0.0.1:4222") == "nats://127.0.0.1:4222"
-
-
-class FakeNats:
-    """Just the client surface ``AckWindow`` uses; replies are sent by the test."""
-
-    def __init__(self) -> None:
-        self.published: list[tuple[str, bytes, str, dict[str, str]]] = []
-        self.callback: Callable[[Msg], Awaitable[None]] | None = None
-        self.fail_next: Exception | None = None
-
-    def new_inbox(self) -> str:
-        return "_INBOX.test"
-
-    async def subscribe(self, subject: str, cb: Callable[[Msg], Awaitable[None]]) -> None:
-        assert subject == "_INBOX.test.*"
-        self.callback = cb
-
-    async def publish(
-        self, subject: str, payload: bytes, reply: str, headers: dict[str, str]
-    ) -> None:
-        if self.fail_next is not None:
-            exc, self.fail_next = self.fail_next, None
-            raise exc
-        self.published.append((subject, payload, reply, headers))
-
-    async def reply(self, index: int, data: bytes, headers: dict[str, str] | None = None) -> None:
-        assert self.callback is not None
-        msg = Msg(cast("NatsClient", self), self.published[index][2], "", data, headers)
-        await self.callback(msg)
-
-
-async def new_window(size: int = 2) -> tuple[AckWindow, FakeNats]:
-    nc = FakeNats()
-    window = AckWindow(cast("NatsClient", nc), size=size, ack_timeout=5.0)
-    await window.start()
-    return window, nc
-
-
-async def test_ack_window_counts_acks_duplicates_and_errors() -> None:
-    window, nc = await new_window(size=10)
-    for i in range(5):
-        await window.publish(f"peaceland.reports.d{i}", b"{}", f"d{i}:ts", now=0.0)
-    assert window.in_flight == 5
-    assert nc.published[0][3] == {"Nats-Msg-Id": "d0:ts"}
-    await nc.reply(0, b'{"stream":"REPORTS","seq":1}')
-    await nc.reply(1, b'{"stream":"REPORTS","seq":1,"duplicate":true}')
-    await nc.reply(2, b'{"error":{"code":503,"err_code":10077,"description":"stream full"}}')
-    await nc.reply(3, b"", {"Status": "503"})
-    await nc.reply(0, b'{"stream":"REPORTS","seq":1}')  # a redelivered reply counts once
-    assert (window.acked, window.duplicates, window.errors) == (2, 1, 2)
-    assert window.first_error == "stream full"
-    assert window.in_flight == 1
-    window.expire(now=4.9)
-    assert window.in_flight == 1
-    window.expire(now=5.0)
-    assert window.in_flight == 0
-    assert window.errors == 3
-    await nc.reply(4, b'{"stream":"REPORTS","seq":9}')  # too late: already an error
-    assert window.acked == 2
-
-
-async def test_ack_window_blocks_when_full_until_an_ack_arrives() -> None:
-    window, nc = await new_window(size=2)
-    await window.publish("s", b"1", "a", now=0.0)
-    await window.publish("s", b"2", "b", now=0.0)
-    third = asyncio.create_task(window.publish("s", b"3", "c", now=0.0))
-    await asyncio.sleep(0.01)
-    assert not third.done()
-    await nc.reply(0, b'{"stream":"REPORTS","seq":1}')
-    await asyncio.wait_for(third, 1.0)
-    assert [p[1] for p in nc.published] == [b"1", b"2", b"3"]
-
-
-async def test_ack_window_drain_waits_for_acks_then_gives_up() -> None:
-    window, nc = await new_window(size=4)
-    await window.publish("s", b"1", "a", now=0.0)
-    await window.publish("s", b"2", "b", now=0.0)
-    drained = asyncio.create_task(window.drain())
-    await nc.reply(0, b'{"stream":"REPORTS","seq":1}')
-    await nc.reply(1, b'{"stream":"REPORTS","seq":2}')
-    await asyncio.wait_for(drained, 1.0)
-    assert (window.acked, window.errors, window.in_flight) == (2, 0, 0)
-
-    window.ack_timeout = 0.01
-    await window.publish("s", b"3", "c", now=0.0)
-    await window.drain()
-    assert (window.acked, window.errors, window.in_flight) == (2, 1, 0)
-    assert window.first_error == "no acknowledgement within 0.01 s"
-
-
-async def test_ack_window_a_failed_publish_is_not_in_flight() -> None:
-    window, nc = await new_window(size=1)
-    nc.fail_next = OSError("boom")
-    with pytest.raises(OSError, match="boom"):
-        await window.publish("s", b"1", "a", now=0.0)
-    assert window.in_flight == 0
-    await asyncio.wait_for(window.publish("s", b"2", "b", now=0.0), 1.0)  # room again
