@@ -9,13 +9,17 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import re
 from collections.abc import Iterable, Mapping
 
 import nats
+import nats.errors
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 from nats.js import api as js_api
 from nats.js.errors import BadRequestError, NotFoundError
+
+from peaceland.errors import ServiceError
 
 log = logging.getLogger(__name__)
 
@@ -131,19 +135,50 @@ async def stream_message_counts(js: JetStreamContext) -> dict[str, int | None]:
     return counts
 
 
+def redact(url: str) -> str:
+    """A NATS URL without its credentials, fit for messages."""
+    return re.sub(r"//[^@/,]*@", "//", url)
+
+
 async def connect(url: str, name: str, *, connect_timeout: float = 5.0) -> NatsClient:
-    """Connect with endless reconnects: a server restart must never end a component."""
+    """Connect with endless reconnects: a server restart must never end a component.
+
+    The first connection fails fast with a one-line ``ServiceError`` when no server answers
+    (nats-py would otherwise retry the initial connect forever).
+    """
+
+    async def quiet(exc: Exception) -> None:
+        return None
+
+    try:
+        probe = await nats.connect(
+            url,
+            name=name + "-probe",
+            allow_reconnect=False,
+            connect_timeout=connect_timeout,
+            error_cb=quiet,
+        )
+    except (OSError, TimeoutError, nats.errors.Error) as exc:
+        reason = str(exc) or type(exc).__name__
+        raise ServiceError(
+            f"cannot reach NATS at {redact(url)} ({reason}); is `peaceland up` running?"
+        ) from None
+    await probe.close()
 
     async def on_error(exc: Exception) -> None:
         log.warning("nats: %s", exc)
 
+    client: list[NatsClient] = []
+
     async def on_disconnect() -> None:
+        if client and (client[0].is_closed or client[0].is_draining):
+            return  # our own close or drain, not an outage
         log.warning("nats: disconnected")
 
     async def on_reconnect() -> None:
         log.info("nats: reconnected")
 
-    return await nats.connect(
+    nc = await nats.connect(
         url,
         name=name,
         connect_timeout=connect_timeout,
@@ -154,6 +189,8 @@ async def connect(url: str, name: str, *, connect_timeout: float = 5.0) -> NatsC
         disconnected_cb=on_disconnect,
         reconnected_cb=on_reconnect,
     )
+    client.append(nc)
+    return nc
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -21,14 +21,11 @@ import contextlib
 import dataclasses
 import math
 import random
-import re
 import signal
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-import nats
-import nats.errors
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 from nats.js.errors import APIError, BadRequestError, NotFoundError
@@ -139,34 +136,8 @@ class SimulationSummary:
 ProgressCallback = Callable[[SimulationSummary], None]
 
 
-def redact(url: str) -> str:
-    """A NATS URL without its credentials, fit for messages."""
-    return re.sub(r"//[^@/,]*@", "//", url)
-
-
 async def connect(nats_url: str) -> NatsClient:
-    """Fail fast with one clear line when no server answers, then connect with reconnects."""
-
-    async def quiet(exc: Exception) -> None:
-        return None
-
-    try:
-        probe = await nats.connect(
-            nats_url,
-            name="peaceland-simulate-probe",
-            allow_reconnect=False,
-            max_reconnect_attempts=1,
-            reconnect_time_wait=0.1,
-            connect_timeout=PROBE_TIMEOUT_S,
-            error_cb=quiet,
-        )
-        await probe.close()
-        return await asyncio.wait_for(bus.connect(nats_url, "peaceland-simulate"), 10.0)
-    except (OSError, TimeoutError, nats.errors.Error) as exc:
-        reason = str(exc) or type(exc).__name__
-        raise ServiceError(
-            f"cannot reach NATS at {redact(nats_url)} ({reason}); is `peaceland up` running?"
-        ) from None
+    return await asyncio.wait_for(bus.connect(nats_url, "peaceland-simulate"), 10.0)
 
 
 async def ensure_reports_stream(js: JetStreamContext) -> None:

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from peaceland.bus import report_subject
+from peaceland.bus import redact, report_subject
 from peaceland.errors import ConfigError
 from peaceland.fleet import (
     AGITATED_WORDS,
@@ -23,7 +23,7 @@ from peaceland.fleet import (
     SimulatedReport,
 )
 from peaceland.model import Report, decode_report
-from peaceland.simulator import SimulationOptions, SimulationSummary, redact
+from peaceland.simulator import SimulationOptions, SimulationSummary
 
 START = datetime(2026, 11, 28, 10, 15, tzinfo=UTC)
 PARIS = Area(48.80, 2.25, 48.90, 2.42)  # ~11 x 12 km: drones bounce off its edges often

@@ -1,0 +1,187 @@
+"""``peaceland run`` / ``demo``: the embedded servers plus every component, in the foreground.
+
+Each component runs in its own process, exactly as in production (``peaceland gateway``,
+``alerter``, ``archiver``…), so the two cores are both used and a crash stays contained.
+The supervisor restarts a component that dies, shows a compact live summary, and on Ctrl-C
+or SIGTERM stops the components (each finishes the batch in hand), then the servers it
+started, leaving no process behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import os
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from nats.js import JetStreamContext
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from peaceland import bus, services
+from peaceland.config import Settings, resolve_endpoints
+from peaceland.consumer import ConsumerSpec, consumer_lag
+
+log = logging.getLogger(__name__)
+
+STOP_GRACE_S = 20.0
+RESTART_DELAY_S = 2.0
+DEMO_FLEET = ("--drones", "600", "--speed", "20", "--bad-rate", "0.02")
+
+#: Long-running components started by ``run``, as ``peaceland`` sub-commands.
+COMPONENTS: tuple[tuple[str, ...], ...] = (("gateway",), ("alerter",), ("archiver",))
+WATCHED_CONSUMERS = (
+    ConsumerSpec(bus.REPORTS_STREAM, "alerter"),
+    ConsumerSpec(bus.REPORTS_STREAM, "archiver"),
+)
+
+
+@dataclasses.dataclass
+class Child:
+    args: tuple[str, ...]
+    log_path: Path
+    proc: asyncio.subprocess.Process | None = None
+    restarts: int = 0
+
+    @property
+    def name(self) -> str:
+        return self.args[0]
+
+    async def start(self, env: dict[str, str]) -> None:
+        with self.log_path.open("ab") as out:
+            self.proc = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "peaceland",
+                *self.args,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=out,
+                stderr=out,
+                env=env,
+                # Own session: Ctrl-C reaches the supervisor only, which stops children in order.
+                start_new_session=True,
+            )
+
+    async def stop(self, grace: float) -> None:
+        proc = self.proc
+        if proc is None or proc.returncode is not None:
+            return
+        proc.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(proc.wait(), grace)
+        except TimeoutError:
+            log.warning("%s did not stop in %.0f s: killing it", self.name, grace)
+            proc.kill()
+            await proc.wait()
+
+
+def child_env(settings: Settings) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PEACELAND_DATA_DIR"] = str(settings.data_dir)
+    env.setdefault("PEACELAND_LOG_LEVEL", settings.log_level)
+    return env
+
+
+async def _summary(js: JetStreamContext, children: Sequence[Child], started: float) -> Table:
+    """One small table: stream sizes, consumer lags, components."""
+    table = Table(title=f"peaceland · up {time.monotonic() - started:,.0f} s", expand=False)
+    for column in ("what", "value"):
+        table.add_column(column)
+    try:
+        counts = await bus.stream_message_counts(js)
+        for name, count in counts.items():
+            table.add_row(f"{name} messages", "missing" if count is None else f"{count:,}")
+        for spec in WATCHED_CONSUMERS:
+            lag = await consumer_lag(js, spec)
+            table.add_row(f"{spec.durable} lag", "—" if lag is None else f"{sum(lag):,}")
+    except Exception as exc:  # the summary must never stop the supervisor
+        table.add_row("nats", f"[red]unavailable: {exc}[/red]")
+    for child in children:
+        code = None if child.proc is None else child.proc.returncode
+        state = {None: "[green]running[/green]", 0: "finished"}.get(code, "[red]down[/red]")
+        table.add_row(
+            child.name, state + (f" ({child.restarts} restarts)" if child.restarts else "")
+        )
+    return table
+
+
+class Supervisor:
+    def __init__(self, settings: Settings, components: Sequence[Sequence[str]]) -> None:
+        self.settings = settings
+        logs = settings.data_dir / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        self.children = [Child(tuple(args), logs / f"{args[0]}.log") for args in components]
+        self.env = child_env(settings)
+
+    async def run(self, stop: asyncio.Event, console: Console) -> None:
+        for child in self.children:
+            await child.start(self.env)
+        started = time.monotonic()
+        nc = await bus.connect(resolve_endpoints(self.settings).nats_url, "peaceland-run")
+        try:
+            with Live(console=console, refresh_per_second=1, transient=False) as live:
+                while not stop.is_set():
+                    await self._restart_dead()
+                    live.update(await _summary(nc.jetstream(), self.children, started))
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), 1.0)
+        finally:
+            console.print("\nstopping components…")
+            await asyncio.gather(*(c.stop(STOP_GRACE_S) for c in self.children))
+            await nc.close()
+
+    async def _restart_dead(self) -> None:
+        for child in self.children:
+            proc = child.proc
+            # Exit status 0 is a component that finished its work (a simulation with --count).
+            if proc is not None and proc.returncode not in (None, 0):
+                log.warning(
+                    "%s exited with %s: restarting (log: %s)",
+                    child.name,
+                    proc.returncode,
+                    child.log_path,
+                )
+                child.restarts += 1
+                await asyncio.sleep(RESTART_DELAY_S)
+                await child.start(self.env)
+
+
+def run_foreground(settings: Settings, *, demo: bool = False) -> None:
+    """Start servers and components, supervise until Ctrl-C / SIGTERM, stop everything."""
+    console = Console()
+    report = services.start_services(settings)
+    console.print(
+        f"servers: started {', '.join(report.started) or 'none'}"
+        f"{'; already running ' + ', '.join(report.reused) if report.reused else ''}"
+        f" ({report.elapsed_s:.1f} s)"
+    )
+    components: list[tuple[str, ...]] = list(COMPONENTS)
+    if demo:
+        components.append(("simulate", *DEMO_FLEET))
+    url = f"http://{settings.http_host}:{settings.http_port}"
+    console.print(f"gateway: {url}/api/v1/reports · health {url}/healthz")
+    console.print(f"logs: {settings.data_dir / 'logs'} · Ctrl-C stops everything")
+    supervisor = Supervisor(settings, components)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await supervisor.run(stop, console)
+
+    try:
+        asyncio.run(main())
+    finally:
+        if report.started:
+            console.print(f"stopping servers: {', '.join(report.started)}")
+            services.down(settings)
+        else:
+            console.print("servers were already running before `run`: left running")
