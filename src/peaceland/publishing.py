@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
+from typing import Any
 
 import msgspec
 from nats.aio.client import Client as NatsClient
@@ -185,3 +186,77 @@ class BatchWindow:
         await self.flush()
         while self._tasks:
             await asyncio.gather(*list(self._tasks))
+
+
+class GroupPublisher:
+    """Group commit for many small concurrent publishers (one HTTP request per report).
+
+    Callers hand in their messages and wait for their own acks. While ``max_concurrent``
+    batches are in flight, newly arrived messages queue up and leave together as the next
+    atomic batch, so one fsync serves many requests. An idle publisher sends at once: a lone
+    report pays no added latency.
+    """
+
+    def __init__(
+        self,
+        nc: NatsClient,
+        js: JetStreamContext,
+        *,
+        max_batch: int = 500,
+        max_concurrent: int = 4,
+        timeout: float = 10.0,
+    ) -> None:
+        self.nc = nc
+        self.js = js
+        self.max_batch = max(1, min(max_batch, MAX_BATCH))
+        self.timeout = timeout
+        self._queue: list[tuple[OutMessage, asyncio.Future[js_api.PubAck | Exception]]] = []
+        self._slots = asyncio.Semaphore(max_concurrent)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._sending = False
+
+    async def publish(self, messages: Sequence[OutMessage]) -> list[js_api.PubAck | Exception]:
+        """Per message, in order: its ack, or the error (the message may not be stored)."""
+        loop = asyncio.get_running_loop()
+        futures: list[asyncio.Future[js_api.PubAck | Exception]] = [
+            loop.create_future() for _ in messages
+        ]
+        self._queue.extend(zip(messages, futures, strict=True))
+        if not self._sending:
+            self._sending = True
+            self._spawn(self._dispatch())
+        return list(await asyncio.gather(*futures))
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _dispatch(self) -> None:
+        try:
+            while self._queue:
+                await self._slots.acquire()
+                batch, self._queue = (
+                    self._queue[: self.max_batch],
+                    self._queue[self.max_batch :],
+                )
+                self._spawn(self._send(batch))
+        finally:
+            self._sending = False
+
+    async def _send(
+        self, batch: list[tuple[OutMessage, asyncio.Future[js_api.PubAck | Exception]]]
+    ) -> None:
+        try:
+            messages = [message for message, _ in batch]
+            try:
+                results = await publish_batched(
+                    self.nc, self.js, messages, timeout=self.timeout, batch_size=len(batch)
+                )
+            except Exception as exc:  # every caller must hear back
+                results = [exc] * len(batch)
+            for (_, future), result in zip(batch, results, strict=True):
+                if not future.done():
+                    future.set_result(result)
+        finally:
+            self._slots.release()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -9,7 +10,7 @@ import nats
 import pytest
 
 from peaceland.bus import REPORTS_STREAM, OutMessage
-from peaceland.publishing import BatchWindow, publish_batched
+from peaceland.publishing import BatchWindow, GroupPublisher, publish_batched
 
 pytestmark = pytest.mark.slow
 
@@ -75,5 +76,27 @@ async def test_a_missing_stream_is_an_error_for_each_message(stack: Any) -> None
         results = await publish_batched(nc, js, lost, timeout=2)
         assert len(results) == 3
         assert all(isinstance(r, Exception) for r in results)
+    finally:
+        await nc.drain()
+
+
+async def test_group_publisher_gives_each_caller_its_own_acks(stack: Any) -> None:
+    drone = "pg-" + uuid.uuid4().hex[:10]
+    nc = await nats.connect(stack.endpoints.nats_url)
+    try:
+        js = nc.jetstream()
+        group = GroupPublisher(nc, js, max_batch=50, max_concurrent=2)
+        singles = messages(drone, 300)
+        # 300 concurrent callers of one message each, plus one re-sending ten of them.
+        results = await asyncio.gather(
+            *(group.publish([m]) for m in singles), group.publish(singles[:10])
+        )
+        assert all(len(r) == 1 for r in results[:-1])
+        acks = [r[0] for r in results[:-1]]
+        assert all(not isinstance(a, Exception) for a in acks)
+        assert len({a.seq for a in acks if not isinstance(a, Exception)}) == 300
+        assert len(results[-1]) == 10
+        assert all(not isinstance(a, Exception) for a in results[-1])
+        assert len(await stored(js, drone)) == 300
     finally:
         await nc.drain()

@@ -19,7 +19,7 @@ from nats.js import JetStreamContext
 from peaceland.bus import connect, publish_all
 from peaceland.config import Settings, resolve_endpoints
 from peaceland.ingest import IngestPlan, plan_body
-from peaceland.publishing import publish_batched
+from peaceland.publishing import GroupPublisher
 from peaceland.web.server import serve
 
 log = logging.getLogger(__name__)
@@ -41,6 +41,7 @@ NATS_KEY = web.AppKey("nats", NatsClient)
 JS_KEY = web.AppKey("jetstream", JetStreamContext)
 COUNTERS_KEY = web.AppKey("ingest_counters", IngestCounters)
 BODY_LIMIT_KEY = web.AppKey("body_limit", int)
+PUBLISHER_KEY = web.AppKey("publisher", GroupPublisher)
 
 
 def _json(status: int, body: dict[str, Any], **headers: str) -> web.Response:
@@ -70,13 +71,14 @@ async def post_reports(request: web.Request) -> web.Response:
     plan = plan_body(body, SOURCE)
     js = app[JS_KEY]
     try:
-        # Reports go as atomic batches (one fsync each); the rare dead letters one by one.
+        # Reports from concurrent requests go together as atomic batches (one fsync each);
+        # the rare dead letters one by one.
         report_acks, dead_acks = await asyncio.gather(
-            publish_batched(app[NATS_KEY], js, plan.reports, timeout=PUBLISH_TIMEOUT_S),
+            app[PUBLISHER_KEY].publish(plan.reports),
             publish_all(js, plan.deadletters, timeout=PUBLISH_TIMEOUT_S),
         )
         results = [*report_acks, *dead_acks]
-    except (TimeoutError, asyncio.TimeoutError) as exc:
+    except TimeoutError as exc:
         counters.publish_failures += 1
         log.warning("publish timed out: %s", exc)
         return _error(
@@ -124,6 +126,8 @@ def add_gateway_routes(app: web.Application, nc: NatsClient, max_body_bytes: int
     app[NATS_KEY] = nc
     app[BODY_LIMIT_KEY] = max_body_bytes
     app[JS_KEY] = nc.jetstream(publish_async_max_pending=20_000)
+    # Concurrent requests share atomic batches: one fsync for many single-report requests.
+    app[PUBLISHER_KEY] = GroupPublisher(nc, app[JS_KEY], timeout=PUBLISH_TIMEOUT_S)
     app[COUNTERS_KEY] = IngestCounters()
     app.router.add_post("/api/v1/reports", post_reports)
     app.router.add_get("/healthz", healthz)
