@@ -135,8 +135,11 @@ async def run(count: int, repeat: int) -> dict[str, list[float]]:
                 rates["simulator"].append(await simulator(endpoints.nats_url, count))
                 rates["gateway_single"].append(await gateway(url, count // 10, 1, 32))
                 rates["gateway_batch_500"].append(await gateway(url, count, 500, 4))
-                print(f"round {round_}: " + ", ".join(f"{k} {v[-1]:,.0f}/s" for k, v in
-                                                      rates.items()), flush=True)
+                print(
+                    f"round {round_}: "
+                    + ", ".join(f"{k} {v[-1]:,.0f}/s" for k, v in rates.items()),
+                    flush=True,
+                )
     return rates
 
 
@@ -148,7 +151,7 @@ def table(rates: dict[str, list[float]]) -> str:
     ]
     for name, values in rates.items():
         runs = ", ".join(f"{v:,.0f}" for v in values)
-        lines.append(f"| {name} | {median(values):,.0f} | {runs} | {median(values) / base:.2f}× |")
+        lines.append(f"| {name} | {median(values):,.0f} | {runs} | {median(values) / base:.2f}x |")
     return "\n".join(lines)
 
 
@@ -163,8 +166,12 @@ def main() -> None:
     path = write_results(
         "ingest",
         info,
-        {"reports_per_measurement": args.reports, "runs": rates, "median": medians,
-         "targets": {"simulator": 20_000, "gateway_batch_500": 20_000}},
+        {
+            "reports_per_measurement": args.reports,
+            "runs": rates,
+            "median": medians,
+            "targets": {"simulator": 20_000, "gateway_batch_500": 20_000},
+        },
     )
     print(table(rates))
     print(f"results: {path}")

@@ -16,7 +16,9 @@ pytestmark = pytest.mark.slow
 
 async def test_two_fetchers_on_one_durable_share_messages_without_overlap(stack: Any) -> None:
     drone = "cs-" + uuid.uuid4().hex[:10]
-    spec = ConsumerSpec(REPORTS_STREAM, "test-" + drone, filter_subject=f"peaceland.reports.{drone}")
+    spec = ConsumerSpec(
+        REPORTS_STREAM, "test-" + drone, filter_subject=f"peaceland.reports.{drone}"
+    )
     nc = await nats.connect(stack.endpoints.nats_url)
     try:
         js = nc.jetstream()

@@ -114,6 +114,7 @@ async def test_batch_accepts_valid_items_and_dead_letters_the_rest(gateway: Gate
     dead = await gateway.js.get_last_msg(DEADLETTER_STREAM, "peaceland.deadletter.gateway")
     assert dead.headers is not None
     assert "peacescore" in dead.headers[ERROR_HEADER]
+    assert dead.data is not None
     assert json.loads(dead.data) == items[3]
 
 
@@ -202,4 +203,5 @@ async def test_a_resent_batch_is_stored_once_and_reported_as_duplicates(
     assert again == (202, {"accepted": 40, "duplicates": 40, "errors": []})
     assert await subject_count(gateway.js, REPORTS_STREAM, f"peaceland.reports.{drone}") == 41
     last = await gateway.js.get_last_msg(REPORTS_STREAM, f"peaceland.reports.{drone}")
+    assert last.data is not None
     assert json.loads(last.data)["ts"] == "2026-11-28T10:50:00Z"

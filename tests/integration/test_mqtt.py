@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 import nats
 import paho.mqtt.client as mqtt
 import pytest
+from paho.mqtt.enums import CallbackAPIVersion
 
 from peaceland.bus import REPORTS_STREAM
 
@@ -20,7 +21,7 @@ pytestmark = pytest.mark.slow
 def publish_over_mqtt(url: str, topic: str, payloads: list[bytes]) -> None:
     parts = urlsplit(url)
     client = mqtt.Client(
-        mqtt.CallbackAPIVersion.VERSION2,
+        CallbackAPIVersion.VERSION2,
         client_id="test-" + uuid.uuid4().hex[:8],
         protocol=mqtt.MQTTv311,
     )
