@@ -26,6 +26,11 @@ DEFAULT_ALERT_THRESHOLD = 20
 DEFAULT_HTTP_PORT = 8080
 DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
 SERVICES_FILE = "services.json"
+# Archive flushes: a batch is written at this many rows or payload bytes, or at this age
+# (seconds), whichever comes first; a report is queryable within about 12 s.
+DEFAULT_ARCHIVE_MAX_ROWS = 100_000
+DEFAULT_ARCHIVE_MAX_BYTES = 64 * 1024 * 1024
+DEFAULT_ARCHIVE_MAX_AGE_S = 10.0
 
 
 class Secret:
@@ -68,6 +73,13 @@ class Settings:
     http_port: int = DEFAULT_HTTP_PORT
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     log_level: str = "INFO"
+    archive_max_rows: int = DEFAULT_ARCHIVE_MAX_ROWS
+    archive_max_bytes: int = DEFAULT_ARCHIVE_MAX_BYTES
+    archive_max_age_s: float = DEFAULT_ARCHIVE_MAX_AGE_S
+    #: Endpoints that receive every alert as signed JSON (``peaceland webhooks``).
+    webhook_urls: tuple[str, ...] = ()
+    #: Key of the ``Peaceland-Signature`` HMAC-SHA256 header of webhook deliveries.
+    webhook_secret: Secret | None = None
 
 
 _ENV_FIELDS: dict[str, str] = {
@@ -82,15 +94,37 @@ _ENV_FIELDS: dict[str, str] = {
     "PEACELAND_HTTP_PORT": "http_port",
     "PEACELAND_MAX_BODY_BYTES": "max_body_bytes",
     "PEACELAND_LOG_LEVEL": "log_level",
+    "PEACELAND_ARCHIVE_MAX_ROWS": "archive_max_rows",
+    "PEACELAND_ARCHIVE_MAX_BYTES": "archive_max_bytes",
+    "PEACELAND_ARCHIVE_MAX_AGE": "archive_max_age_s",
+    "PEACELAND_WEBHOOK_URLS": "webhook_urls",
+    "PEACELAND_WEBHOOK_SECRET": "webhook_secret",
 }
-_INT_FIELDS = {"alert_threshold", "http_port", "max_body_bytes"}
+_INT_FIELDS = {
+    "alert_threshold",
+    "http_port",
+    "max_body_bytes",
+    "archive_max_rows",
+    "archive_max_bytes",
+}
+_POSITIVE_FIELDS = {"archive_max_rows", "archive_max_bytes", "archive_max_age_s"}
 
 
 def _coerce(name: str, raw: Any, origin: str) -> Any:
     if name == "data_dir":
         return Path(str(raw))
-    if name == "s3_secret_key":
+    if name in ("s3_secret_key", "webhook_secret"):
         return Secret(str(raw))
+    if name == "webhook_urls":
+        return _webhook_urls(raw, origin)
+    if name == "archive_max_age_s":
+        try:
+            seconds = float(raw)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{origin}: {raw!r} is not a number of seconds") from None
+        if not seconds > 0 or seconds == float("inf"):
+            raise ConfigError(f"{origin}: must be a positive number of seconds, got {raw!r}")
+        return seconds
     if name in _INT_FIELDS:
         try:
             value = int(raw)
@@ -102,10 +136,29 @@ def _coerce(name: str, raw: Any, origin: str) -> Any:
             raise ConfigError(f"{origin}: port must be within 0..65535, got {value}")
         if name == "max_body_bytes" and value < 65536:
             raise ConfigError(f"{origin}: body limit must be at least 65536 bytes, got {value}")
+        if name in _POSITIVE_FIELDS and value < 1:
+            raise ConfigError(f"{origin}: must be at least 1, got {value}")
         return value
     if not isinstance(raw, str):
         raise ConfigError(f"{origin}: expected a string, got {raw!r}")
     return raw
+
+
+def _webhook_urls(raw: Any, origin: str) -> tuple[str, ...]:
+    """Comma-separated in the environment, a list (or that string) in ``peaceland.toml``."""
+    items = raw.split(",") if isinstance(raw, str) else raw
+    if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
+        raise ConfigError(f"{origin}: expected comma-separated URLs, got {raw!r}")
+    urls: list[str] = []
+    for item in (i.strip() for i in items):
+        if not item:
+            continue
+        scheme, sep, rest = item.partition("://")
+        if scheme.lower() not in ("http", "https") or not sep or not rest.split("/")[0]:
+            raise ConfigError(f"{origin}: {item!r} is not an http:// or https:// URL")
+        if item not in urls:
+            urls.append(item)
+    return tuple(urls)
 
 
 def load_settings(
@@ -208,9 +261,7 @@ def resolve_endpoints(settings: Settings) -> Endpoints:
         )
     use_state_s3 = settings.s3_endpoint is None and state is not None
     access = settings.s3_access_key or (state.s3_access_key if use_state_s3 and state else "")
-    secret = settings.s3_secret_key or Secret(
-        state.s3_secret_key if use_state_s3 and state else ""
-    )
+    secret = settings.s3_secret_key or Secret(state.s3_secret_key if use_state_s3 and state else "")
     bucket = (
         state.s3_bucket
         if use_state_s3 and state and settings.s3_bucket == DEFAULT_BUCKET

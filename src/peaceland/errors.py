@@ -3,8 +3,12 @@
     PeacelandError                  root: every expected failure; the CLI prints it in one line
     ├── ConfigError (ValueError)    a setting is missing or malformed
     ├── ServiceError (RuntimeError) an embedded or external server cannot be started or reached
-    │   └── NotRunningError         no servers found for a data directory
-    └── InvalidReport (ValueError)  a payload breaks the report contract; ``reason`` says how
+    │   ├── NotRunningError         no servers found for a data directory
+    │   └── StoreError              the object store failed a call (the archiver retries)
+    ├── InvalidReport (ValueError)  a payload breaks the report contract; ``reason`` says how
+    └── IncidentError               an incident cannot be found or changed as asked
+        ├── UnknownIncident (LookupError)     no incident has that id (HTTP 404)
+        └── IllegalTransition (ValueError)    e.g. resolving twice (HTTP 409)
 
 Anything else escaping to the CLI is a bug and keeps its traceback.
 """
@@ -28,9 +32,29 @@ class NotRunningError(ServiceError):
     """No running servers were found for the data directory."""
 
 
+class StoreError(ServiceError):
+    """The object store (S3) failed a put, get or list; the message says which and why."""
+
+
 class InvalidReport(PeacelandError, ValueError):
     """A payload does not match the report contract."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class IncidentError(PeacelandError):
+    """An incident cannot be found or changed as asked; the message says why."""
+
+
+class UnknownIncident(IncidentError, LookupError):
+    """No incident has this id (any more: resolved incidents expire with the alerts)."""
+
+    def __init__(self, incident_id: str) -> None:
+        super().__init__(f"no incident {incident_id!r}")
+        self.incident_id = incident_id
+
+
+class IllegalTransition(IncidentError, ValueError):
+    """The incident's status does not allow the change, e.g. resolving it twice."""
