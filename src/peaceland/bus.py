@@ -155,6 +155,10 @@ async def connect(url: str, name: str, *, connect_timeout: float = 5.0) -> NatsC
             url,
             name=name + "-probe",
             allow_reconnect=False,
+            # nats-py walks the server list max_reconnect_attempts times even on a first
+            # connect: once is enough for a probe.
+            max_reconnect_attempts=1,
+            reconnect_time_wait=0.1,
             connect_timeout=connect_timeout,
             error_cb=quiet,
         )

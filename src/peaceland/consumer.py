@@ -14,7 +14,8 @@ import logging
 import time
 
 from nats.aio.msg import Msg
-from nats.errors import ConnectionClosedError, TimeoutError as NatsTimeoutError
+from nats.errors import ConnectionClosedError
+from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js import api as js_api
 from nats.js.errors import NotFoundError
@@ -36,12 +37,14 @@ class ConsumerSpec:
     max_deliver: int = 10
     max_ack_pending: int = 50_000
     description: str = ""
+    #: Where a new durable starts: ALL (the whole stream) or NEW (messages stored from now).
+    deliver_policy: js_api.DeliverPolicy = js_api.DeliverPolicy.ALL
 
     def config(self) -> js_api.ConsumerConfig:
         return js_api.ConsumerConfig(
             durable_name=self.durable,
             description=self.description or None,
-            deliver_policy=js_api.DeliverPolicy.ALL,
+            deliver_policy=self.deliver_policy,
             ack_policy=js_api.AckPolicy.EXPLICIT,
             ack_wait=self.ack_wait_s,
             max_deliver=self.max_deliver,
@@ -103,7 +106,7 @@ class BatchConsumer:
         try:
             sub = await self._subscribe()
             msgs = await sub.fetch(self.batch, timeout=self.max_wait_s)
-        except (NatsTimeoutError, asyncio.TimeoutError, TimeoutError):
+        except (NatsTimeoutError, TimeoutError):
             await self._check_stall()
             return []
         except ConnectionClosedError:

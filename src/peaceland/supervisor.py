@@ -40,6 +40,7 @@ COMPONENTS: tuple[tuple[str, ...], ...] = (("gateway",), ("alerter",), ("archive
 WATCHED_CONSUMERS = (
     ConsumerSpec(bus.REPORTS_STREAM, "alerter"),
     ConsumerSpec(bus.REPORTS_STREAM, "archiver"),
+    ConsumerSpec(bus.ALERTS_STREAM, "incidents"),
 )
 
 
@@ -163,6 +164,8 @@ def run_foreground(settings: Settings, *, demo: bool = False) -> None:
         f" ({report.elapsed_s:.1f} s)"
     )
     components: list[tuple[str, ...]] = list(COMPONENTS)
+    if settings.webhook_urls:  # delivery to officers' systems, only when configured
+        components.append(("webhooks",))
     if demo:
         components.append(("simulate", *DEMO_FLEET))
     url = f"http://{settings.http_host}:{settings.http_port}"
