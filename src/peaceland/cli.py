@@ -65,20 +65,85 @@ def main() -> None:
 @click.option("--host", default=None, help="Interface to listen on [env PEACELAND_HTTP_HOST].")
 @click.option("--port", type=int, default=None, help="Port [env PEACELAND_HTTP_PORT; 8080].")
 def gateway(data_dir: Path | None, host: str | None, port: int | None) -> None:
-    """Serve HTTP ingest: POST /api/v1/reports (one report or an array) and GET /healthz.
+    """Serve HTTP: ingest, alerts (list and live SSE stream) and incidents.
 
     \b
-    Answers 202 only after JetStream acknowledged every accepted report.
+    POST /api/v1/reports        one report or an array; 202 once JetStream has them
+    GET  /api/v1/alerts         recent alerts, newest first (?since=&limit=&status=&severity=)
+    GET  /api/v1/alerts/stream  Server-Sent Events; resumes with Last-Event-ID
+    GET  /api/v1/incidents      incidents (?status=); POST .../<id>/ack and .../<id>/resolve
+    GET  /healthz
+    Also groups alerts into incidents (durable `incidents`, shared by all gateways).
     Example:
       peaceland gateway --port 8080
       curl -X POST localhost:8080/api/v1/reports -d @report.json
+      curl -N localhost:8080/api/v1/alerts/stream
     """
     from peaceland.runtime import run_until_stopped, setup_logging
-    from peaceland.web.gateway import run_gateway
+    from peaceland.web.app import run_web
 
     settings = settings_from(data_dir=data_dir, http_host=host, http_port=port)
     setup_logging(settings.log_level)
-    run_until_stopped(lambda stop: run_gateway(settings, stop))
+    run_until_stopped(lambda stop: run_web(settings, stop))
+
+
+@cli.command("alerter")
+@DATA_DIR_OPTION
+@click.option(
+    "--durable",
+    default="alerter",
+    show_default=True,
+    help="Durable consumer on REPORTS; alerters with the same name share the work.",
+)
+@click.option(
+    "--filter-subject",
+    default=None,
+    help="Only reports on this subject, e.g. peaceland.reports.pw-0001 [all reports].",
+)
+@click.option(
+    "--batch",
+    type=click.IntRange(1, 10_000),
+    default=512,
+    show_default=True,
+    help="Pull request size and most reports handled at once (never waited for).",
+)
+@click.option(
+    "--fast-path/--no-fast-path",
+    default=True,
+    show_default=True,
+    help="Also watch reports as they are published (core NATS), raising their alerts "
+    "before JetStream has stored them; the durable consumer still guarantees each one.",
+)
+def alerter_command(
+    data_dir: Path | None, durable: str, filter_subject: str | None, batch: int, fast_path: bool
+) -> None:
+    """Raise alerts: REPORTS → rules → ALERTS (peaceland.alerts.<drone_id>).
+
+    \b
+    Each citizen with peacescore < PEACELAND_ALERT_THRESHOLD (default 20) raises
+    one alert; invalid reports go to DEADLETTER with the reason.
+    Each report is acknowledged only once its alerts are stored; run several
+    alerters to share the load. SIGTERM / Ctrl-C finishes the batch in hand.
+    Examples:
+      peaceland alerter
+      peaceland alerter & peaceland alerter          two processes, no duplicate alert
+      PEACELAND_ALERT_THRESHOLD=15 peaceland alerter --data-dir /var/lib/peaceland
+    """
+    import asyncio
+
+    from peaceland.alerter import AlerterOptions, run_alerter
+    from peaceland.runtime import run_until_stopped, setup_logging
+
+    settings = settings_from(data_dir=data_dir)
+    setup_logging(settings.log_level)
+    options = AlerterOptions(
+        durable=durable, filter_subject=filter_subject, batch=batch, fast_path=fast_path
+    )
+
+    async def main(stop: asyncio.Event) -> None:
+        await run_alerter(settings, stop, options)
+
+    run_until_stopped(main)
 
 
 @cli.command()
@@ -296,3 +361,440 @@ def status_command(data_dir: Path | None, as_json: bool) -> None:
             escape("\n".join(details)),
         )
     Console().print(table)
+
+
+@cli.command("run")
+@DATA_DIR_OPTION
+def run_command(data_dir: Path | None) -> None:
+    """Start the servers and every component in the foreground; Ctrl-C stops all cleanly.
+
+    \b
+    Runs `up`, then gateway, alerter and archiver as supervised processes (restarted
+    if they die), with a live summary: stream sizes, consumer lag, component health.
+    Component logs go to D/logs/. Example:
+      peaceland run --data-dir /var/lib/peaceland
+    """
+    from peaceland.runtime import setup_logging
+    from peaceland.supervisor import run_foreground
+
+    settings = settings_from(data_dir=data_dir)
+    setup_logging("WARNING")
+    run_foreground(settings)
+
+
+@cli.command("demo")
+@DATA_DIR_OPTION
+def demo_command(data_dir: Path | None) -> None:
+    """`run` plus a simulated fleet of 600 drones, about 2 % of reports alerting.
+
+    \b
+    Alerts start within a minute. Ctrl-C stops everything. Example:
+      peaceland demo
+    """
+    from peaceland.runtime import setup_logging
+    from peaceland.supervisor import run_foreground
+
+    settings = settings_from(data_dir=data_dir)
+    setup_logging("WARNING")
+    run_foreground(settings, demo=True)
+
+
+# -- the archive ----------------------------------------------------------------------------------
+
+ARCHIVE_KINDS = ("reports", "alerts", "deadletter")
+
+
+@cli.command("archiver")
+@DATA_DIR_OPTION
+@click.option(
+    "--kind",
+    "kinds",
+    multiple=True,
+    type=click.Choice(ARCHIVE_KINDS),
+    help="What to archive; repeat for several [default: all three].",
+)
+@click.option(
+    "--durable",
+    default="archiver",
+    show_default=True,
+    help="Durable consumer name; archivers with the same name share the work.",
+)
+@click.option(
+    "--filter-subject",
+    default=None,
+    help="Only messages on this subject (with a single --kind), e.g. peaceland.reports.pw-0001.",
+)
+@click.option(
+    "--key-prefix",
+    default="",
+    help="Prepended to every object key, to keep several archives in one bucket [none].",
+)
+@click.option(
+    "--max-rows",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Flush a batch at this many rows [env PEACELAND_ARCHIVE_MAX_ROWS; 100000].",
+)
+@click.option(
+    "--max-bytes",
+    type=click.IntRange(min=1),
+    default=None,
+    help="... or this many payload bytes [env PEACELAND_ARCHIVE_MAX_BYTES; 64 MiB].",
+)
+@click.option(
+    "--max-age",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="... or when its oldest message is this old, in s [env PEACELAND_ARCHIVE_MAX_AGE; 10].",
+)
+@click.option(
+    "--ack-wait",
+    type=click.FloatRange(min=1),
+    default=30.0,
+    show_default=True,
+    help="Seconds before JetStream redelivers a message an archiver took and never settled.",
+)
+def archiver_command(
+    data_dir: Path | None,
+    kinds: tuple[str, ...],
+    durable: str,
+    filter_subject: str | None,
+    key_prefix: str,
+    max_rows: int | None,
+    max_bytes: int | None,
+    max_age: float | None,
+    ack_wait: float,
+) -> None:
+    """Archive REPORTS, ALERTS and DEADLETTER as Parquet (zstd) objects on S3.
+
+    \b
+    reports/date=YYYY-MM-DD/hour=HH/  alerts/date=.../hour=../  deadletter/date=.../
+    Partitioned by event time (UTC); messages are acknowledged only once written.
+    Run several archivers to share the load. SIGTERM / Ctrl-C writes what is held.
+    Examples:
+      peaceland archiver
+      peaceland archiver --kind reports --max-age 5
+    """
+    import asyncio
+
+    from peaceland.archive_batch import FlushPolicy
+    from peaceland.archive_pipeline import PipelineOptions
+    from peaceland.archiver import ArchiverOptions, run_archiver
+    from peaceland.runtime import run_until_stopped, setup_logging
+
+    settings = settings_from(
+        data_dir=data_dir,
+        archive_max_rows=max_rows,
+        archive_max_bytes=max_bytes,
+        archive_max_age_s=max_age,
+    )
+    setup_logging(settings.log_level)
+    policy = FlushPolicy(
+        settings.archive_max_rows, settings.archive_max_bytes, settings.archive_max_age_s
+    )
+    options = ArchiverOptions(
+        kinds=kinds or ARCHIVE_KINDS,  # type: ignore[arg-type]  # click.Choice checked them
+        durable=durable,
+        filter_subject=filter_subject,
+        pipeline=PipelineOptions(policy=policy, key_prefix=key_prefix, ack_wait_s=ack_wait),
+    )
+
+    async def main(stop: asyncio.Event) -> None:
+        await run_archiver(settings, stop, options)
+
+    run_until_stopped(main)
+
+
+@cli.group("archive")
+def archive_group() -> None:
+    """Look after the Parquet archive on S3."""
+
+
+@archive_group.command("status")
+@DATA_DIR_OPTION
+@click.option("--durable", default="archiver", show_default=True, help="Consumer name.")
+@click.option("--key-prefix", default="", help="As given to `peaceland archiver` [none].")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def archive_status_command(
+    data_dir: Path | None, durable: str, key_prefix: str, as_json: bool
+) -> None:
+    """Per consumer: pending messages (lag), in flight, objects, rows and bytes written,
+    and the last flush (the newest object)."""
+    import asyncio
+    import dataclasses
+    import json
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from peaceland.archive_status import archive_status
+    from peaceland.config import resolve_endpoints
+    from peaceland.object_store import S3Store
+
+    endpoints = resolve_endpoints(settings_from(data_dir=data_dir))
+    store = S3Store.connect(endpoints, timeout=10.0)
+    try:
+        statuses = asyncio.run(
+            archive_status(endpoints, store, durable=durable, key_prefix=key_prefix)
+        )
+    finally:
+        store.close()
+    if as_json:
+        rows = [dataclasses.asdict(s) for s in statuses]
+        click.echo(json.dumps(rows, indent=2, default=str))
+        return
+
+    def count(value: int | None) -> str:
+        return "-" if value is None else f"{value:,}"
+
+    table = Table(
+        "stream",
+        "pending",
+        "in flight",
+        "objects",
+        "rows",
+        "size",
+        "last flush (UTC)",
+        title=f"durable consumer {durable!r}"
+        + (f", keys under {key_prefix}" if key_prefix else ""),
+        box=None,
+    )
+    for s in statuses:
+        extra = f" (+{s.unnamed_objects} objects)" if s.unnamed_objects else ""
+        rows_text = count(s.rows) + extra
+        table.add_row(
+            s.stream,
+            count(s.pending),
+            count(s.in_flight),
+            count(s.objects),
+            rows_text,
+            f"{s.bytes / 1e6:,.1f} MB",
+            s.last_write.strftime("%Y-%m-%d %H:%M:%S") if s.last_write else "never",
+        )
+    Console().print(table)
+
+
+# -- alerts for officers: tail, incidents, ack / resolve, webhooks -----------------------------
+
+
+@cli.group("alerts")
+def alerts_group() -> None:
+    """Alerts for officers: follow them live, list incidents, acknowledge and resolve them."""
+
+
+@alerts_group.command("tail")
+@DATA_DIR_OPTION
+@click.option(
+    "--since", default=None, help="Replay from a time: RFC 3339 or an age (90s, 15m, 2h, 7d)."
+)
+@click.option("--drone", default=None, help="Only this drone's alerts.")
+@click.option(
+    "--severity",
+    "severities",
+    multiple=True,
+    type=click.Choice(["critical", "major", "minor"]),
+    help="Only these severities; repeat for several [all].",
+)
+@click.option("--count", type=click.IntRange(min=1), default=None, help="Stop after this many.")
+@click.option("--json", "as_json", is_flag=True, help="Print the alerts as JSON, one per line.")
+def alerts_tail_command(
+    data_dir: Path | None,
+    since: str | None,
+    drone: str | None,
+    severities: tuple[str, ...],
+    count: int | None,
+    as_json: bool,
+) -> None:
+    """Live alerts on the terminal, straight from NATS: new ones only unless --since.
+
+    \b
+    One line per alert: report time, severity, citizen (peacescore), drone, position, age.
+    Examples:
+      peaceland alerts tail
+      peaceland alerts tail --since 1h --severity critical
+      peaceland alerts tail --json --count 10 | jq .citizen
+    """
+    import asyncio
+    from datetime import UTC, datetime
+
+    from rich.console import Console
+
+    from peaceland.alert_query import parse_since
+    from peaceland.alerts_tail import TailOptions, tail
+    from peaceland.config import resolve_endpoints
+    from peaceland.model import valid_drone_id
+    from peaceland.runtime import run_until_stopped
+
+    try:
+        start = parse_since(since, datetime.now(UTC)) if since is not None else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--since") from None
+    if drone is not None and not valid_drone_id(drone):
+        raise click.BadParameter("1-64 chars of [A-Za-z0-9_-]", param_hint="--drone")
+    options = TailOptions(
+        since=start,
+        drone=drone,
+        severities=frozenset(severities) or None,  # type: ignore[arg-type]  # click.Choice
+        count=count,
+        as_json=as_json,
+    )
+    nats_url = resolve_endpoints(settings_from(data_dir=data_dir)).nats_url
+    console = Console(highlight=False, soft_wrap=True)  # one line per alert, also in pipes
+
+    async def main(stop: asyncio.Event) -> None:
+        await tail(nats_url, options, console, stop)
+
+    run_until_stopped(main)
+
+
+@alerts_group.command("incidents")
+@DATA_DIR_OPTION
+@click.option(
+    "--status",
+    "statuses",
+    multiple=True,
+    type=click.Choice(["open", "acknowledged", "resolved"]),
+    help="Only these statuses; repeat for several [all].",
+)
+@click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def alerts_incidents_command(
+    data_dir: Path | None, statuses: tuple[str, ...], limit: int, as_json: bool
+) -> None:
+    """Incidents (alerts grouped per citizen), most recently seen first."""
+    import asyncio
+
+    import msgspec
+    from rich.console import Console
+
+    from peaceland.alerts_tail import incident_table
+    from peaceland.bus import connect
+    from peaceland.config import resolve_endpoints
+    from peaceland.incident_store import IncidentStore
+
+    nats_url = resolve_endpoints(settings_from(data_dir=data_dir)).nats_url
+
+    async def fetch() -> list[Any]:
+        nc = await connect(nats_url, "peaceland-alerts")
+        try:
+            store = await IncidentStore.open(nc.jetstream())
+            return await store.incidents(statuses or None, limit)  # type: ignore[arg-type]
+        finally:
+            await nc.drain()
+
+    incidents = asyncio.run(fetch())
+    if as_json:
+        click.echo(msgspec.json.format(msgspec.json.encode(incidents)).decode())
+        return
+    Console().print(incident_table(incidents))
+
+
+def _incident_action(
+    data_dir: Path | None, incident_id: str, action: str, by: str | None, note: str | None
+) -> None:
+    import asyncio
+    import getpass
+
+    import msgspec
+
+    from peaceland.bus import connect
+    from peaceland.config import resolve_endpoints
+    from peaceland.incident_store import IncidentStore
+    from peaceland.incidents import check_request
+
+    try:
+        request = check_request(by or getpass.getuser(), note)
+    except msgspec.ValidationError as exc:
+        raise click.BadParameter(str(exc), param_hint="--by / --note") from None
+    nats_url = resolve_endpoints(settings_from(data_dir=data_dir)).nats_url
+
+    async def act() -> Any:
+        nc = await connect(nats_url, "peaceland-alerts")
+        try:
+            store = await IncidentStore.open(nc.jetstream())
+            return await store.act(incident_id, action, request.by, request.note)  # type: ignore[arg-type]
+        finally:
+            await nc.drain()
+
+    incident = asyncio.run(act())
+    click.echo(
+        f"incident {incident.incident_id} {incident.status} by {request.by}: "
+        f"{incident.citizen}, {incident.count} alert(s), last seen "
+        f"{incident.last_seen:%Y-%m-%d %H:%M:%S} UTC at {incident.lat:.5f}, {incident.lon:.5f}"
+    )
+
+
+_BY_OPTION = click.option("--by", default=None, help="Officer's name [the login name].")
+_NOTE_OPTION = click.option("--note", default=None, help="A note for the other officers.")
+
+
+@alerts_group.command("ack")
+@DATA_DIR_OPTION
+@click.argument("incident_id")
+@_BY_OPTION
+@_NOTE_OPTION
+def alerts_ack_command(
+    data_dir: Path | None, incident_id: str, by: str | None, note: str | None
+) -> None:
+    """Acknowledge an open incident: an officer is on it (further alerts still attach).
+
+    \b
+    Example:
+      peaceland alerts ack 3f2a9c0b1d4e5f67-1 --by "Sgt. Javert" --note "en route"
+    """
+    _incident_action(data_dir, incident_id, "ack", by, note)
+
+
+@alerts_group.command("resolve")
+@DATA_DIR_OPTION
+@click.argument("incident_id")
+@_BY_OPTION
+@_NOTE_OPTION
+def alerts_resolve_command(
+    data_dir: Path | None, incident_id: str, by: str | None, note: str | None
+) -> None:
+    """Resolve an open or acknowledged incident; the citizen's next alert opens a new one."""
+    _incident_action(data_dir, incident_id, "resolve", by, note)
+
+
+@cli.command("webhooks")
+@DATA_DIR_OPTION
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0.1),
+    default=10.0,
+    show_default=True,
+    help="Seconds to wait for an endpoint's answer.",
+)
+@click.option(
+    "--max-backoff",
+    type=click.FloatRange(min=0.1),
+    default=60.0,
+    show_default=True,
+    help="Longest wait between two attempts, in s.",
+)
+def webhooks_command(data_dir: Path | None, timeout: float, max_backoff: float) -> None:
+    """POST every new alert to each URL of PEACELAND_WEBHOOK_URLS, signed, at least once.
+
+    \b
+    Header Peaceland-Signature: sha256=<HMAC-SHA256 of the body, key PEACELAND_WEBHOOK_SECRET>;
+    Peaceland-Alert-Id for receivers to drop duplicates. Failures and 5xx are retried with
+    exponential backoff; a 4xx answer is recorded in DEADLETTER (peaceland.deadletter.webhook).
+    Each endpoint has its own durable consumer: a dead one never delays the others.
+    Example:
+      PEACELAND_WEBHOOK_URLS=https://ops.example/hook PEACELAND_WEBHOOK_SECRET=s3cret \\
+        peaceland webhooks
+    """
+    import asyncio
+
+    from peaceland.runtime import run_until_stopped, setup_logging
+    from peaceland.webhooks import WebhookOptions, run_webhooks
+
+    settings = settings_from(data_dir=data_dir)
+    setup_logging(settings.log_level)
+    options = WebhookOptions(timeout_s=timeout, backoff_max_s=max_backoff)
+
+    async def main(stop: asyncio.Event) -> None:
+        await run_webhooks(settings, stop, options)
+
+    run_until_stopped(main)
