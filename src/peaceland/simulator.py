@@ -50,6 +50,10 @@ TICK_S = 0.25
 # Sleep only when the next report is due later than this: sub-millisecond sleeps cost more
 # than they pace, and the schedule is computed from the count, so bursts average out.
 _MIN_SLEEP_S = 0.002
+# A paced run gathers reports for this long before sending them as one atomic batch: each
+# batch costs the server a temporary store, and hundreds of tiny batches a second cost more
+# server CPU than they save in fsyncs (profiled: 78 % of nats-server in batch handling).
+FLUSH_INTERVAL_S = 0.02
 _YIELD_EVERY = 64
 
 
@@ -208,6 +212,7 @@ class _Run:
         self.clock = clock
         self.sent = self.alerting = 0
         self.t0 = clock()
+        self.last_flush = self.t0
 
     def snapshot(self, stopped: str | None = None) -> SimulationSummary:
         window = self.window
@@ -249,8 +254,11 @@ class _Run:
                 return "duration reached"
             due = self.t0 + max(report.sim_offset_s * scale, self.sent * interval)
             if due > now + _MIN_SLEEP_S:
-                await window.flush()  # nothing waits in the buffer while we sleep
-                await asyncio.sleep(min(due - now, deadline - now, TICK_S))
+                if now - self.last_flush >= FLUSH_INTERVAL_S:
+                    await window.flush()
+                    self.last_flush = now
+                pause = min(due - now, deadline - now, TICK_S, FLUSH_INTERVAL_S)
+                await asyncio.sleep(pause)
                 continue
             if self.window.nc.is_closed:
                 return "connection closed"
