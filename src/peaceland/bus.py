@@ -217,16 +217,19 @@ async def publish_all(
     """Publish concurrently and wait for every JetStream acknowledgement.
 
     Returns, in input order, the ack or the exception for each message, so a caller can
-    answer per item. A message is durable only when its ack is returned.
+    answer per item. A message is durable only when its ack is returned. Each publish is a
+    request with its own timeout (nats-py's ``publish_async`` keeps a pending slot forever
+    when the publish itself raises, which would slowly starve a long-running gateway).
     """
-    futures = [
-        await js.publish_async(m.subject, m.payload, headers=m.all_headers(), wait_stall=timeout)
-        for m in messages
-    ]
-    if not futures:
+    batch = list(messages)
+    if not batch:
         return []
-    results = await asyncio.wait_for(
-        asyncio.gather(*futures, return_exceptions=True), timeout=timeout
+    results = await asyncio.gather(
+        *(
+            js.publish(m.subject, m.payload, timeout=timeout, headers=m.all_headers())
+            for m in batch
+        ),
+        return_exceptions=True,
     )
     return [r if isinstance(r, js_api.PubAck | Exception) else RuntimeError(r) for r in results]
 
