@@ -46,15 +46,16 @@ SEED = 7
 CLOCK_TICKS = 100  # /proc/<pid>/stat times are in clock ticks (sysconf CLK_TCK, 100 on Linux)
 
 
-async def preload(nats_url: str, count: int) -> tuple[float, int]:
-    """Publish ``count`` reports; returns (seconds, their JSON bytes)."""
-    options = SimulationOptions(drones=DRONES, rate=0, count=count, seed=SEED, start=START)
+async def preload(nats_url: str, count: int, start: datetime = START) -> tuple[float, int]:
+    """Publish ``count`` reports from ``start`` (another start, other reports); returns
+    (seconds, their JSON bytes)."""
+    options = SimulationOptions(drones=DRONES, rate=0, count=count, seed=SEED, start=start)
     began = time.perf_counter()
     summary = await run_simulation(nats_url, options)
     elapsed = time.perf_counter() - began
     if summary.acknowledged != count:
         raise SystemExit(f"preload: {summary.describe()}")
-    fleet = Fleet(options.fleet_config(SEED), START)  # the same reports, to weigh them
+    fleet = Fleet(options.fleet_config(SEED), start)  # the same reports, to weigh them
     return elapsed, sum(len(r.payload) for r in islice(fleet, count))
 
 

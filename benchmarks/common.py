@@ -99,3 +99,10 @@ def write_results(name: str, machine_info: dict[str, Any], results: dict[str, An
     }
     path.write_bytes(msgspec.json.format(msgspec.json.encode(results)) + b"\n")
     return path
+
+
+def markdown_table(title: str, rows: list[tuple[str, str]]) -> str:
+    """A two-column markdown table: ``title`` heads the first column, one row per pair."""
+    lines = [f"| {title} | |", "|---|---|"]
+    lines += [f"| {name} | {value} |" for name, value in rows]
+    return "\n".join(lines)

@@ -379,19 +379,27 @@ def encode_parquet(table: pa.Table, delta_columns: Sequence[str] = ()) -> bytes:
     back to plain where a dictionary does not pay).
     """
     sink = pa.BufferOutputStream()
-    delta = set(delta_columns)
     pq.write_table(
         table,
         sink,
-        compression="zstd",
-        compression_level=ZSTD_LEVEL,
         row_group_size=ROW_GROUP_ROWS,
-        write_statistics=True,
-        use_dictionary=[p for p in leaf_paths(table.schema) if p.split(".")[0] not in delta],
-        column_encoding=dict.fromkeys(delta, "DELTA_BINARY_PACKED") or None,
+        **parquet_options(table.schema, delta_columns),
     )
     data: bytes = sink.getvalue().to_pybytes()
     return data
+
+
+def parquet_options(schema: pa.Schema, delta_columns: Sequence[str] = ()) -> dict[str, Any]:
+    """The writer options of every archived object (``encode_parquet``, and compaction's
+    ``pq.ParquetWriter``): zstd, statistics, dictionary or delta encoding per column."""
+    delta = set(delta_columns)
+    return {
+        "compression": "zstd",
+        "compression_level": ZSTD_LEVEL,
+        "write_statistics": True,
+        "use_dictionary": [p for p in leaf_paths(schema) if p.split(".")[0] not in delta],
+        "column_encoding": dict.fromkeys(delta, "DELTA_BINARY_PACKED") or None,
+    }
 
 
 def decode_parquet(data: bytes) -> pa.Table:

@@ -12,7 +12,9 @@ as columns and prune partitions on time filters.
 Names written by the archiver: ``seq-<first>-<last>-n<rows>-<digest>.parquet``. ``first`` and
 ``last`` are the smallest and largest stream sequences in the object, ``rows`` its row count
 (so ``archive status`` counts rows from a listing) and ``digest`` a hash of the exact set of
-(stream sequence, JetStream timestamp) pairs it holds.
+(stream sequence, JetStream timestamp) pairs it holds. Compaction
+(``peaceland.archive_compaction``) writes ``compact-<first>-<last>-n<rows>-<digest>.parquet``,
+the same parts, with ``digest`` a hash of the keys of the objects it merged.
 
 Exactly once, step by step:
 
@@ -52,6 +54,8 @@ Kind = Literal["reports", "alerts", "deadletter"]
 KINDS: Final[tuple[Kind, ...]] = ("reports", "alerts", "deadletter")
 #: Kinds partitioned by hour; the others by day only.
 HOURLY: Final[frozenset[str]] = frozenset({"reports", "alerts"})
+#: Who wrote an object: an archiver (``seq-…``) or compaction (``compact-…``).
+Origin = Literal["seq", "compact"]
 
 SEQ_DIGITS: Final = 12
 DIGEST_CHARS: Final = 12
@@ -61,7 +65,8 @@ _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _NAME_RE: Final = re.compile(
     r"(?P<kind>reports|alerts|deadletter)/date=(?P<date>\d{4}-\d{2}-\d{2})/"
     r"(?:hour=(?P<hour>\d{2})/)?"
-    r"seq-(?P<first>\d+)-(?P<last>\d+)-n(?P<rows>\d+)-(?P<digest>[0-9a-f]+)\.parquet\Z"
+    r"(?P<origin>seq|compact)-"
+    r"(?P<first>\d+)-(?P<last>\d+)-n(?P<rows>\d+)-(?P<digest>[0-9a-f]+)\.parquet\Z"
 )
 
 
@@ -136,23 +141,28 @@ def object_key(
     rows: int,
     digest: str,
     key_prefix: str = "",
+    *,
+    origin: Origin = "seq",
 ) -> str:
-    """The deterministic key of the object holding exactly the messages ``digest`` covers."""
+    """The deterministic key of the object holding exactly the messages ``digest`` covers
+    (``origin="compact"``: of a compacted object, ``digest`` covering the merged keys)."""
     if rows < 1 or first_seq > last_seq:
         raise ValueError("an object holds at least one message")
-    name = f"seq-{first_seq:0{SEQ_DIGITS}d}-{last_seq:0{SEQ_DIGITS}d}-n{rows}-{digest}{SUFFIX}"
+    name = f"{origin}-{first_seq:0{SEQ_DIGITS}d}-{last_seq:0{SEQ_DIGITS}d}-n{rows}-{digest}{SUFFIX}"
     return partition.path(key_prefix) + name
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class ObjectName:
-    """What an archiver-written key says about its object."""
+    """What an archiver-written (or compacted) key says about its object."""
 
     partition: Partition
     first_seq: int
     last_seq: int
     rows: int
     digest: str
+    #: Written by compaction (``compact-…``) rather than by an archiver (``seq-…``).
+    compacted: bool = False
 
 
 def parse_object_key(key: str, key_prefix: str = "") -> ObjectName | None:
@@ -169,7 +179,12 @@ def parse_object_key(key: str, key_prefix: str = "") -> ObjectName | None:
     except ValueError:
         return None
     return ObjectName(
-        partition, int(match["first"]), int(match["last"]), int(match["rows"]), match["digest"]
+        partition,
+        int(match["first"]),
+        int(match["last"]),
+        int(match["rows"]),
+        match["digest"],
+        compacted=match["origin"] == "compact",
     )
 
 

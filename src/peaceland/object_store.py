@@ -1,6 +1,7 @@
 """The object store edge: put, get and list objects in one bucket.
 
     ObjectStore     the interface (a Protocol) the archiver writes through
+    ManagedStore    ObjectStore + delete and whole-file transfers, for compaction
     S3Store         any S3 (SeaweedFS, MinIO, AWS, Ceph) through boto3
     MemoryStore     the in-memory twin for tests, with switchable outages
 
@@ -19,10 +20,12 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from boto3.exceptions import S3UploadFailedError
 from botocore.exceptions import BotoCoreError, ClientError
 
 from peaceland.config import Endpoints
@@ -60,6 +63,27 @@ class ObjectStore(Protocol):
     async def list(self, prefix: str) -> list[StoredObject]:
         """Every object whose key starts with ``prefix``, in key order."""
         ...
+
+
+class ManagedStore(ObjectStore, Protocol):
+    """A bucket whose objects are also deleted, and moved to and from local files (objects
+    too large to hold in memory: compaction's inputs and outputs)."""
+
+    async def delete(self, keys: Sequence[str]) -> None:
+        """Remove ``keys``; a key that is already gone is no error."""
+        ...
+
+    async def download(self, key: str, path: Path) -> None:
+        """Write the object to the local file ``path``."""
+        ...
+
+    async def upload(self, key: str, path: Path) -> None:
+        """Write the local file ``path`` under ``key`` (visible at once, whole, on return)."""
+        ...
+
+
+#: Keys per DeleteObjects request (the S3 maximum).
+DELETE_BATCH = 1000
 
 
 class S3Store:
@@ -110,6 +134,39 @@ class S3Store:
             return await asyncio.to_thread(listing)
         except (BotoCoreError, ClientError) as exc:
             raise self._fail("list", prefix, exc) from None
+
+    async def delete(self, keys: Sequence[str]) -> None:
+        def remove(batch: Sequence[str]) -> None:
+            answer = self._client.delete_objects(
+                Bucket=self.bucket,
+                Delete={"Objects": [{"Key": k} for k in batch], "Quiet": True},
+            )
+            errors = answer.get("Errors", [])
+            if errors:
+                first = errors[0]
+                raise StoreError(
+                    f"S3 delete {first.get('Key')!r} in {self.location}: "
+                    f"{first.get('Code')} {first.get('Message', '')} ({len(errors)} keys failed)"
+                )
+
+        for start in range(0, len(keys), DELETE_BATCH):
+            batch = keys[start : start + DELETE_BATCH]
+            try:
+                await asyncio.to_thread(remove, batch)
+            except (BotoCoreError, ClientError) as exc:
+                raise self._fail("delete", batch[0], exc) from None
+
+    async def download(self, key: str, path: Path) -> None:
+        try:
+            await asyncio.to_thread(self._client.download_file, self.bucket, key, str(path))
+        except (BotoCoreError, ClientError) as exc:
+            raise self._fail("get", key, exc) from None
+
+    async def upload(self, key: str, path: Path) -> None:
+        try:
+            await asyncio.to_thread(self._client.upload_file, str(path), self.bucket, key)
+        except (BotoCoreError, ClientError, S3UploadFailedError) as exc:
+            raise self._fail("put", key, exc) from None
 
     def _pages(self, prefix: str) -> Iterator[StoredObject]:
         paginator = self._client.get_paginator("list_objects_v2")
@@ -168,3 +225,17 @@ class MemoryStore:
         with self._lock:
             keys = sorted(k for k in self.objects if k.startswith(prefix))
             return [StoredObject(k, len(self.objects[k]), self.modified[k]) for k in keys]
+
+    async def delete(self, keys: Sequence[str]) -> None:
+        self._check("delete", keys[0] if keys else "")
+        with self._lock:
+            for key in keys:
+                self.objects.pop(key, None)
+                self.modified.pop(key, None)
+
+    async def download(self, key: str, path: Path) -> None:
+        data = await self.get(key)
+        await asyncio.to_thread(path.write_bytes, data)
+
+    async def upload(self, key: str, path: Path) -> None:
+        await self.put(key, await asyncio.to_thread(path.read_bytes))
