@@ -51,6 +51,7 @@ from peaceland.config import Settings, resolve_endpoints
 from peaceland.consumer import ConsumerSpec
 from peaceland.continuous import ContinuousConsumer
 from peaceland.errors import InvalidReport
+from peaceland.metrics import ALERT_LATENCY, counters_collector, registry, serve_metrics
 from peaceland.model import Alert, decode_report, encode_alert, format_raised_at
 from peaceland.rules import Rule, apply_rules, default_rules
 
@@ -294,6 +295,9 @@ class Alerter:
                 await self._retry_later(msg, mine)
                 continue
             await msg.ack()
+            if verdict.reason is None:
+                stored = msg.metadata.timestamp
+                ALERT_LATENCY.observe(max(0.0, (_utcnow() - stored).total_seconds()))
             if verdict.reason is not None:
                 counters.dead_letters += 1
                 log.info("dead-lettered report from %s: %s", msg.subject, verdict.reason)
@@ -379,6 +383,9 @@ async def run_alerter(
     try:
         await create_missing_streams(nc.jetstream())
         alerter = Alerter(nc, default_rules(settings.alert_threshold), options)
+        if settings.metrics_port is not None:
+            collector = counters_collector("alerter", alerter.counters, gauges=("lag",))
+            serve_metrics(registry(collector), settings.metrics_port)
         spec = alerter.options.consumer_spec()
         log.info(
             "alerter %s on %s (threshold %d) started",

@@ -52,6 +52,7 @@ from peaceland.bus import (
     deadletter_message,
 )
 from peaceland.errors import StoreError
+from peaceland.metrics import ARCHIVE_FLUSH_ROWS, ARCHIVE_FLUSH_SECONDS
 from peaceland.object_store import ObjectStore
 from peaceland.pull import ACK, PROGRESS, TERM, AckInfo, parse_ack_subject
 
@@ -351,6 +352,7 @@ class Pipeline:
                 (p.key, fmt.to_parquet(p.table)) for p in plan_objects(fmt, sealed.table, prefix)
             ]
 
+        began = time.monotonic()
         objects = await asyncio.to_thread(encode)
         for key, data in objects:
             if not await self._put(key, data):
@@ -367,6 +369,8 @@ class Pipeline:
         stats.objects += len(objects)
         stats.bytes_written += sum(len(data) for _, data in objects)
         stats.last_flush = self.now()
+        ARCHIVE_FLUSH_SECONDS.labels(fmt.kind).observe(time.monotonic() - began)
+        ARCHIVE_FLUSH_ROWS.labels(fmt.kind).observe(sealed.table.num_rows)
         log.debug(
             "%s: flushed %d rows (%s) into %d objects",
             fmt.kind,

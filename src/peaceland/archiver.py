@@ -26,6 +26,7 @@ from peaceland.bus import OutMessage, connect, create_missing_streams, publish_a
 from peaceland.config import Settings, resolve_endpoints
 from peaceland.consumer import ConsumerSpec
 from peaceland.errors import ConfigError
+from peaceland.metrics import counters_collector, registry, serve_metrics
 from peaceland.object_store import S3Store
 from peaceland.pull import PullSource
 
@@ -114,6 +115,12 @@ async def run_archiver(
             pipelines.append(
                 Pipeline(FORMATS[kind], sources[-1], store, deadletters, options.pipeline)
             )
+        if settings.metrics_port is not None:
+            collectors = [
+                counters_collector("archiver", p.stats, labels={"kind": p.fmt.kind})
+                for p in pipelines
+            ]
+            serve_metrics(registry(*collectors), settings.metrics_port)
         prefix = options.pipeline.key_prefix
         log.info(
             "archiver %s: %s into %s%s",

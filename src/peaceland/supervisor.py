@@ -15,6 +15,7 @@ import dataclasses
 import logging
 import os
 import signal
+import socket
 import sys
 import time
 from collections.abc import Sequence
@@ -37,6 +38,8 @@ DEMO_FLEET = ("--drones", "600", "--speed", "20", "--bad-rate", "0.02")
 
 #: Long-running components started by ``run``, as ``peaceland`` sub-commands.
 COMPONENTS: tuple[tuple[str, ...], ...] = (("gateway",), ("alerter",), ("archiver",))
+#: Components without an HTTP server of their own, given a port for /metrics.
+METRICS_COMPONENTS = frozenset({"alerter", "archiver", "webhooks"})
 WATCHED_CONSUMERS = (
     ConsumerSpec(bus.REPORTS_STREAM, "alerter"),
     ConsumerSpec(bus.REPORTS_STREAM, "archiver"),
@@ -50,12 +53,15 @@ class Child:
     log_path: Path
     proc: asyncio.subprocess.Process | None = None
     restarts: int = 0
+    metrics_port: int | None = None
 
     @property
     def name(self) -> str:
         return self.args[0]
 
     async def start(self, env: dict[str, str]) -> None:
+        if self.metrics_port is not None:
+            env = {**env, "PEACELAND_METRICS_PORT": str(self.metrics_port)}
         with self.log_path.open("ab") as out:
             self.proc = await asyncio.create_subprocess_exec(
                 sys.executable,
@@ -81,6 +87,13 @@ class Child:
             log.warning("%s did not stop in %.0f s: killing it", self.name, grace)
             proc.kill()
             await proc.wait()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
 
 
 def child_env(settings: Settings) -> dict[str, str]:
@@ -118,7 +131,14 @@ class Supervisor:
         self.settings = settings
         logs = settings.data_dir / "logs"
         logs.mkdir(parents=True, exist_ok=True)
-        self.children = [Child(tuple(args), logs / f"{args[0]}.log") for args in components]
+        self.children = [
+            Child(
+                tuple(args),
+                logs / f"{args[0]}.log",
+                metrics_port=free_port() if args[0] in METRICS_COMPONENTS else None,
+            )
+            for args in components
+        ]
         self.env = child_env(settings)
 
     async def run(self, stop: asyncio.Event, console: Console) -> None:
@@ -169,9 +189,13 @@ def run_foreground(settings: Settings, *, demo: bool = False) -> None:
     if demo:
         components.append(("simulate", *DEMO_FLEET))
     url = f"http://{settings.http_host}:{settings.http_port}"
-    console.print(f"gateway: {url}/api/v1/reports · health {url}/healthz")
+    console.print(f"dashboard: [bold]{url}/[/bold]")
+    console.print(f"gateway: {url}/api/v1/reports · health {url}/healthz · {url}/metrics")
     console.print(f"logs: {settings.data_dir / 'logs'} · Ctrl-C stops everything")
     supervisor = Supervisor(settings, components)
+    for child in supervisor.children:
+        if child.metrics_port is not None:
+            console.print(f"{child.name} metrics: http://127.0.0.1:{child.metrics_port}/metrics")
 
     async def main() -> None:
         stop = asyncio.Event()

@@ -46,6 +46,7 @@ from peaceland.config import Settings, resolve_endpoints
 from peaceland.consumer import ConsumerSpec
 from peaceland.continuous import ContinuousConsumer
 from peaceland.errors import ConfigError, InvalidReport
+from peaceland.metrics import counters_collector, registry, serve_metrics
 from peaceland.model import decode_alert
 from peaceland.webhook_policy import (
     ALERT_ID_HEADER,
@@ -279,6 +280,12 @@ async def run_webhooks(
             endpoints = [Endpoint(nc, http, url, secret, options) for url in settings.webhook_urls]
             for endpoint in endpoints:
                 log.info("webhook %s: durable %s", endpoint.name, endpoint.consumer_spec().durable)
+            if settings.metrics_port is not None:
+                collectors = [
+                    counters_collector("webhook", e.counters, labels={"endpoint": e.name})
+                    for e in endpoints
+                ]
+                serve_metrics(registry(*collectors), settings.metrics_port)
             await asyncio.gather(*(_keep_running(e, stop) for e in endpoints))
         return endpoints
     finally:
