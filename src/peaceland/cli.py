@@ -73,11 +73,35 @@ def gateway(data_dir: Path | None, host: str | None, port: int | None) -> None:
     GET  /api/v1/alerts/stream  Server-Sent Events; resumes with Last-Event-ID
     GET  /api/v1/incidents      incidents (?status=); POST .../<id>/ack and .../<id>/resolve
     GET  /healthz
+    GET  /                      the officers' dashboard (console, map, fleet, analytics)
     Also groups alerts into incidents (durable `incidents`, shared by all gateways).
     Example:
       peaceland gateway --port 8080
       curl -X POST localhost:8080/api/v1/reports -d @report.json
       curl -N localhost:8080/api/v1/alerts/stream
+    """
+    from peaceland.runtime import run_until_stopped, setup_logging
+    from peaceland.web.app import run_web
+
+    settings = settings_from(data_dir=data_dir, http_host=host, http_port=port)
+    setup_logging(settings.log_level)
+    run_until_stopped(lambda stop: run_web(settings, stop))
+
+
+@cli.command("dashboard")
+@DATA_DIR_OPTION
+@click.option("--host", default=None, help="Interface to listen on [env PEACELAND_HTTP_HOST].")
+@click.option("--port", type=int, default=None, help="Port [env PEACELAND_HTTP_PORT; 8080].")
+def dashboard_command(data_dir: Path | None, host: str | None, port: int | None) -> None:
+    """Serve the officers' dashboard at / (the same application as `peaceland gateway`).
+
+    \b
+    Live console of incidents and alerts (SSE), map, fleet view and analytics; with the
+    API it reads. Run it apart from the gateways that take drone traffic, on another port
+    or machine, so officers never compete with ingest. The map works offline; set
+    PEACELAND_MAP_TILES_URL (https://tiles.example/{z}/{x}/{y}.png) to use a tile server.
+    Example:
+      peaceland dashboard --port 8081    # then open http://127.0.0.1:8081/
     """
     from peaceland.runtime import run_until_stopped, setup_logging
     from peaceland.web.app import run_web
@@ -574,6 +598,113 @@ def archive_status_command(
     Console().print(table)
 
 
+@archive_group.command("compact")
+@DATA_DIR_OPTION
+@click.option(
+    "--date",
+    "day",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="Only this UTC date, YYYY-MM-DD [every closed hour].",
+)
+@click.option(
+    "--kind",
+    "kinds",
+    multiple=True,
+    type=click.Choice(ARCHIVE_KINDS),
+    help="What to compact; repeat for several [all three].",
+)
+@click.option(
+    "--dry-run", is_flag=True, help="Show what would be merged and deleted; change nothing."
+)
+@click.option("--key-prefix", default="", help="As given to `peaceland archiver` [none].")
+@click.option(
+    "--target-size",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Bytes per merged object [env PEACELAND_COMPACT_TARGET_BYTES; 128 MiB].",
+)
+@click.option(
+    "--grace",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="An hour is closed this many s after its end [env PEACELAND_COMPACT_GRACE; 7200].",
+)
+@click.option(
+    "--delete-after",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="Merged objects are deleted by a run at least this many s later, so queries "
+    "reading them meanwhile still find them [env PEACELAND_COMPACT_DELETE_AFTER; 900].",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def archive_compact_command(
+    data_dir: Path | None,
+    day: Any,
+    kinds: tuple[str, ...],
+    dry_run: bool,
+    key_prefix: str,
+    target_size: int | None,
+    grace: float | None,
+    delete_after: float | None,
+    as_json: bool,
+) -> None:
+    """Merge the small objects of closed hours into large ones, dropping duplicates.
+
+    \b
+    An hour (a day for dead letters) is closed once it ended more than --grace ago.
+    Merged objects are written first; the objects they replace are deleted by a later
+    run, --delete-after seconds on: a query running meanwhile never misses a report nor
+    sees one twice. Run it periodically (cron, systemd timer), one at a time. Examples:
+      peaceland archive compact --dry-run
+      peaceland archive compact --date 2026-11-27 --kind reports
+    """
+    import asyncio
+    import dataclasses
+    import json
+
+    from rich.console import Console
+
+    from peaceland.archive_compaction import CompactionPolicy
+    from peaceland.archive_compactor import CompactOptions, compact
+    from peaceland.compaction_view import progress_bar, results_json, results_table
+    from peaceland.config import resolve_endpoints
+    from peaceland.object_store import S3Store
+    from peaceland.runtime import setup_logging
+
+    settings = settings_from(
+        data_dir=data_dir,
+        compact_target_bytes=target_size,
+        compact_grace_s=grace,
+        compact_delete_after_s=delete_after,
+    )
+    setup_logging("WARNING")
+    options = CompactOptions(
+        policy=CompactionPolicy(
+            settings.compact_target_bytes,
+            settings.compact_grace_s,
+            settings.compact_delete_after_s,
+        ),
+        key_prefix=key_prefix,
+        day=day.date() if day is not None else None,
+        dry_run=dry_run,
+    )
+    # Compaction needs S3 alone: a placeholder NATS URL lets an S3-only setup resolve.
+    s3_only = dataclasses.replace(settings, nats_url=settings.nats_url or "nats://unused")
+    store = S3Store.connect(resolve_endpoints(s3_only))
+    try:
+        with progress_bar(not as_json) as bar:
+            results = asyncio.run(
+                compact(store, kinds or ARCHIVE_KINDS, options, progress=bar)  # type: ignore[arg-type]
+            )
+    finally:
+        store.close()
+    if as_json:
+        click.echo(json.dumps(results_json(results), indent=2))
+        return
+    Console().print(results_table(results))
+
+
 # -- alerts for officers: tail, incidents, ack / resolve, webhooks -----------------------------
 
 
@@ -798,3 +929,143 @@ def webhooks_command(data_dir: Path | None, timeout: float, max_backoff: float) 
         await run_webhooks(settings, stop, options)
 
     run_until_stopped(main)
+
+
+# -- analytics: built-in statistics and SQL over the archive --------------------------------------
+
+_FORMAT_OPTION = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "json"]),
+    default="table",
+    show_default=True,
+    help="Output: a table, CSV with a header, or a JSON array of objects.",
+)
+_SINCE_OPTION = click.option(
+    "--since",
+    default=None,
+    help="Only event times from T: RFC 3339, a UTC date, or an age (15m, 2h, 7d) [all].",
+)
+_UNTIL_OPTION = click.option(
+    "--until", default=None, help="Only event times before T, same forms as --since [now]."
+)
+_KEY_PREFIX_OPTION = click.option(
+    "--key-prefix", default="", help="As given to `peaceland archiver` [none]."
+)
+
+
+@cli.command("stats")
+@click.argument("name", required=False)
+@DATA_DIR_OPTION
+@_SINCE_OPTION
+@_UNTIL_OPTION
+@_FORMAT_OPTION
+@click.option(
+    "--plot",
+    "plot_path",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    default=None,
+    help="Also draw the result as a PNG chart (needs the `plots` extra).",
+)
+@_KEY_PREFIX_OPTION
+def stats_command(
+    name: str | None,
+    data_dir: Path | None,
+    since: str | None,
+    until: str | None,
+    fmt: str,
+    plot_path: Path | None,
+    key_prefix: str,
+) -> None:
+    """Built-in statistics over the archive; without NAME, the list.
+
+    \b
+    A sighting is agitated when its peacescore is below PEACELAND_ALERT_THRESHOLD (20).
+    Times are event times (UTC); --since/--until read only the matching partitions.
+    Examples:
+      peaceland stats
+      peaceland stats agitation_by_hour --since 7d
+      peaceland stats agitation_by_cell --since 2026-11-01 --plot heat.png
+      peaceland stats active_drones --format csv > drones.csv
+    """
+    from datetime import UTC, datetime
+
+    from peaceland.analytics import STATS, TimeRange, archive_from, get_stat, run_stat
+    from peaceland.analytics.output import write_result
+    from peaceland.analytics.stats import Result
+
+    if name is None:
+        if fmt == "table":
+            width = max(map(len, STATS))
+            for stat in STATS.values():
+                click.echo(f"{stat.name:<{width}}  {stat.description}")
+        else:
+            import pyarrow as pa
+
+            listing = pa.Table.from_pylist(
+                [
+                    {"name": s.name, "description": s.description, "plot": s.plot.kind}
+                    for s in STATS.values()
+                ]
+            )
+            write_result(Result(listing), fmt, sys.stdout)  # type: ignore[arg-type]
+        return
+    stat = get_stat(name)
+    time_range = TimeRange.parse(since, until, datetime.now(UTC))
+    settings = settings_from(data_dir=data_dir)
+    result = run_stat(
+        archive_from(settings, key_prefix),
+        stat.name,
+        time_range,
+        {"threshold": settings.alert_threshold},
+    )
+    title = f"{stat.name}: {time_range.describe()}, {len(result)} rows"
+    write_result(result, fmt, sys.stdout, title=title)  # type: ignore[arg-type]
+    if plot_path is not None:
+        from peaceland.analytics.plots import plot_result
+
+        plot_result(stat, result, plot_path, subtitle=time_range.describe())
+        click.echo(f"plot written to {plot_path}", err=True)
+
+
+@cli.command("sql")
+@click.argument("query")
+@DATA_DIR_OPTION
+@_FORMAT_OPTION
+@_SINCE_OPTION
+@_UNTIL_OPTION
+@_KEY_PREFIX_OPTION
+def sql_command(
+    query: str,
+    data_dir: Path | None,
+    fmt: str,
+    since: str | None,
+    until: str | None,
+    key_prefix: str,
+) -> None:
+    """Run SQL (DuckDB dialect) over the views reports, sightings and alerts.
+
+    \b
+    reports    report_id, drone_id, ts, lat, lon, citizens, words, extra, received_at
+    sightings  report_id, drone_id, ts, lat, lon, citizen, peacescore, words
+    alerts     alert_id, report_id, drone_id, ts, lat, lon, citizen, peacescore,
+               severity, words, raised_at
+    --since/--until scope the views to those event times and read only their partitions.
+    Examples:
+      peaceland sql "SELECT count(*) FROM reports"
+      peaceland sql "SELECT citizen, min(peacescore) FROM sightings GROUP BY ALL" --since 1d
+      peaceland sql "SELECT * FROM alerts ORDER BY ts DESC LIMIT 20" --format json
+    """
+    from datetime import UTC, datetime
+
+    from peaceland.analytics import TimeRange, archive_from, connect, run_query
+    from peaceland.analytics.output import write_result
+
+    time_range = TimeRange.parse(since, until, datetime.now(UTC))
+    archive = archive_from(settings_from(data_dir=data_dir), key_prefix)
+    con = connect(archive, since=time_range.since, until=time_range.until)
+    try:
+        result = run_query(con, query)
+    finally:
+        con.close()
+    write_result(result, fmt, sys.stdout)  # type: ignore[arg-type]

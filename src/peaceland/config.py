@@ -31,6 +31,11 @@ SERVICES_FILE = "services.json"
 DEFAULT_ARCHIVE_MAX_ROWS = 100_000
 DEFAULT_ARCHIVE_MAX_BYTES = 64 * 1024 * 1024
 DEFAULT_ARCHIVE_MAX_AGE_S = 10.0
+# Compaction (`peaceland archive compact`): merge the small objects of hours closed for this
+# many seconds into objects of about this size; delete what was merged this many seconds after.
+DEFAULT_COMPACT_TARGET_BYTES = 128 * 1024 * 1024
+DEFAULT_COMPACT_GRACE_S = 2 * 3600.0
+DEFAULT_COMPACT_DELETE_AFTER_S = 15 * 60.0
 
 
 class Secret:
@@ -73,13 +78,21 @@ class Settings:
     http_port: int = DEFAULT_HTTP_PORT
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     log_level: str = "INFO"
+    #: Where the alerter, archiver and webhooks serve /metrics; None: not served.
+    metrics_port: int | None = None
     archive_max_rows: int = DEFAULT_ARCHIVE_MAX_ROWS
     archive_max_bytes: int = DEFAULT_ARCHIVE_MAX_BYTES
     archive_max_age_s: float = DEFAULT_ARCHIVE_MAX_AGE_S
+    compact_target_bytes: int = DEFAULT_COMPACT_TARGET_BYTES
+    compact_grace_s: float = DEFAULT_COMPACT_GRACE_S
+    compact_delete_after_s: float = DEFAULT_COMPACT_DELETE_AFTER_S
     #: Endpoints that receive every alert as signed JSON (``peaceland webhooks``).
     webhook_urls: tuple[str, ...] = ()
     #: Key of the ``Peaceland-Signature`` HMAC-SHA256 header of webhook deliveries.
     webhook_secret: Secret | None = None
+    #: Map tiles for the dashboard, e.g. ``https://tiles.example/{z}/{x}/{y}.png``; without it
+    #: the map shows the country outlines shipped with the product (works offline).
+    map_tiles_url: str | None = None
 
 
 _ENV_FIELDS: dict[str, str] = {
@@ -94,20 +107,34 @@ _ENV_FIELDS: dict[str, str] = {
     "PEACELAND_HTTP_PORT": "http_port",
     "PEACELAND_MAX_BODY_BYTES": "max_body_bytes",
     "PEACELAND_LOG_LEVEL": "log_level",
+    "PEACELAND_METRICS_PORT": "metrics_port",
     "PEACELAND_ARCHIVE_MAX_ROWS": "archive_max_rows",
     "PEACELAND_ARCHIVE_MAX_BYTES": "archive_max_bytes",
     "PEACELAND_ARCHIVE_MAX_AGE": "archive_max_age_s",
+    "PEACELAND_COMPACT_TARGET_BYTES": "compact_target_bytes",
+    "PEACELAND_COMPACT_GRACE": "compact_grace_s",
+    "PEACELAND_COMPACT_DELETE_AFTER": "compact_delete_after_s",
     "PEACELAND_WEBHOOK_URLS": "webhook_urls",
     "PEACELAND_WEBHOOK_SECRET": "webhook_secret",
+    "PEACELAND_MAP_TILES_URL": "map_tiles_url",
 }
 _INT_FIELDS = {
     "alert_threshold",
     "http_port",
+    "metrics_port",
     "max_body_bytes",
     "archive_max_rows",
     "archive_max_bytes",
+    "compact_target_bytes",
 }
-_POSITIVE_FIELDS = {"archive_max_rows", "archive_max_bytes", "archive_max_age_s"}
+_POSITIVE_FIELDS = {
+    "archive_max_rows",
+    "archive_max_bytes",
+    "archive_max_age_s",
+    "compact_target_bytes",
+}
+#: Durations in seconds; those of ``_POSITIVE_FIELDS`` must be more than 0, the others may be 0.
+_SECONDS_FIELDS = {"archive_max_age_s", "compact_grace_s", "compact_delete_after_s"}
 
 
 def _coerce(name: str, raw: Any, origin: str) -> Any:
@@ -117,13 +144,18 @@ def _coerce(name: str, raw: Any, origin: str) -> Any:
         return Secret(str(raw))
     if name == "webhook_urls":
         return _webhook_urls(raw, origin)
-    if name == "archive_max_age_s":
+    if name == "map_tiles_url":
+        return _tiles_url(raw, origin)
+    if name in _SECONDS_FIELDS:
         try:
             seconds = float(raw)
         except (TypeError, ValueError):
             raise ConfigError(f"{origin}: {raw!r} is not a number of seconds") from None
+        if name not in _POSITIVE_FIELDS and seconds == 0:
+            return seconds
         if not seconds > 0 or seconds == float("inf"):
-            raise ConfigError(f"{origin}: must be a positive number of seconds, got {raw!r}")
+            least = "a positive" if name in _POSITIVE_FIELDS else "0 or a positive"
+            raise ConfigError(f"{origin}: must be {least} number of seconds, got {raw!r}")
         return seconds
     if name in _INT_FIELDS:
         try:
@@ -132,7 +164,7 @@ def _coerce(name: str, raw: Any, origin: str) -> Any:
             raise ConfigError(f"{origin}: {raw!r} is not an integer") from None
         if name == "alert_threshold" and not 0 <= value <= 101:
             raise ConfigError(f"{origin}: alert threshold must be within 0..101, got {value}")
-        if name == "http_port" and not 0 <= value <= 65535:
+        if name in ("http_port", "metrics_port") and not 0 <= value <= 65535:
             raise ConfigError(f"{origin}: port must be within 0..65535, got {value}")
         if name == "max_body_bytes" and value < 65536:
             raise ConfigError(f"{origin}: body limit must be at least 65536 bytes, got {value}")
@@ -159,6 +191,20 @@ def _webhook_urls(raw: Any, origin: str) -> tuple[str, ...]:
         if item not in urls:
             urls.append(item)
     return tuple(urls)
+
+
+def _tiles_url(raw: Any, origin: str) -> str:
+    """An http(s) tile URL template with ``{z}``, ``{x}`` and ``{y}`` (Leaflet's syntax)."""
+    url = raw.strip() if isinstance(raw, str) else ""
+    scheme, sep, rest = url.partition("://")
+    if scheme.lower() not in ("http", "https") or not sep or not rest.split("/")[0]:
+        raise ConfigError(f"{origin}: {raw!r} is not an http:// or https:// URL")
+    missing = [p for p in ("{z}", "{x}", "{y}") if p not in url]
+    if missing:
+        raise ConfigError(
+            f"{origin}: tile URL needs {', '.join(missing)}, e.g. .../{{z}}/{{x}}/{{y}}.png"
+        )
+    return url
 
 
 def load_settings(

@@ -6,9 +6,13 @@
     │   ├── NotRunningError         no servers found for a data directory
     │   └── StoreError              the object store failed a call (the archiver retries)
     ├── InvalidReport (ValueError)  a payload breaks the report contract; ``reason`` says how
-    └── IncidentError               an incident cannot be found or changed as asked
-        ├── UnknownIncident (LookupError)     no incident has that id (HTTP 404)
-        └── IllegalTransition (ValueError)    e.g. resolving twice (HTTP 409)
+    ├── IncidentError               an incident cannot be found or changed as asked
+    │   ├── UnknownIncident (LookupError)     no incident has that id (HTTP 404)
+    │   └── IllegalTransition (ValueError)    e.g. resolving twice (HTTP 409)
+    └── AnalyticsError              a statistic or an SQL query cannot be run as asked
+        ├── UnknownStat (LookupError)         no built-in statistic has that name (HTTP 404)
+        ├── InvalidTimeRange (ValueError)     --since/--until do not parse or are reversed (400)
+        └── QueryError (ValueError)           DuckDB refused or failed the query
 
 Anything else escaping to the CLI is a bug and keeps its traceback.
 """
@@ -58,3 +62,23 @@ class UnknownIncident(IncidentError, LookupError):
 
 class IllegalTransition(IncidentError, ValueError):
     """The incident's status does not allow the change, e.g. resolving it twice."""
+
+
+class AnalyticsError(PeacelandError):
+    """A statistic or an SQL query over the archive cannot be run as asked."""
+
+
+class UnknownStat(AnalyticsError, LookupError):
+    """No built-in statistic has this name."""
+
+    def __init__(self, name: str, known: list[str]) -> None:
+        super().__init__(f"no statistic {name!r}; known: {', '.join(known)}")
+        self.name = name
+
+
+class InvalidTimeRange(AnalyticsError, ValueError):
+    """``since`` / ``until`` do not parse, or ``until`` is not after ``since``."""
+
+
+class QueryError(AnalyticsError, ValueError):
+    """DuckDB refused or failed the query; the message is DuckDB's, on one line."""

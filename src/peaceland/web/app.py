@@ -6,6 +6,10 @@ Routes (see each module):
 * ``web.alerts_api``  ``GET /api/v1/alerts``, ``GET /api/v1/incidents[/<id>]``,
   ``POST /api/v1/incidents/<id>/ack|resolve``
 * ``web.sse``         ``GET /api/v1/alerts/stream``
+* ``web.stats_api``   ``GET /api/v1/stats``, ``GET /api/v1/stats/<name>?since=&until=``
+* ``web.drones_api``  ``GET /api/v1/drones/active?minutes=&limit=`` (the fleet view)
+* ``web.dashboard``   ``/`` (the officers' dashboard), ``/static/``, ``GET /api/v1/config``
+* ``web.metrics_api`` ``GET /metrics`` (Prometheus), ``GET /readyz``
 
 Background work started and stopped with the application: the SSE feed (one ordered consumer
 on ALERTS per process) and the incident builder (durable ``incidents`` on ALERTS, shared by all
@@ -25,14 +29,20 @@ from typing import Final
 from aiohttp import web
 from nats.aio.client import Client as NatsClient
 
+from peaceland.analytics.catalog import Archive
 from peaceland.bus import connect, create_missing_streams
-from peaceland.config import Settings, resolve_endpoints
+from peaceland.config import DEFAULT_ALERT_THRESHOLD, Settings, resolve_endpoints
 from peaceland.incident_builder import BuilderOptions, IncidentBuilder
 from peaceland.incident_store import IncidentStore
+from peaceland.metrics import counters_collector
 from peaceland.web.alerts_api import add_alert_routes
-from peaceland.web.gateway import add_gateway_routes
+from peaceland.web.dashboard import add_dashboard_routes
+from peaceland.web.drones_api import add_drone_routes
+from peaceland.web.gateway import COUNTERS_KEY, add_gateway_routes
+from peaceland.web.metrics_api import add_metrics_routes
 from peaceland.web.server import serve
 from peaceland.web.sse import HEARTBEAT_S, add_sse_routes
+from peaceland.web.stats_api import add_stats_routes
 
 log = logging.getLogger(__name__)
 
@@ -43,11 +53,15 @@ STOP_TIMEOUT_S: Final = 10.0
 @dataclasses.dataclass(frozen=True, slots=True)
 class WebOptions:
     """``incident_builder=None`` serves the API without building incidents (another process
-    does it); ``replicas``: of the INCIDENTS bucket when it is created."""
+    does it); ``replicas``: of the INCIDENTS bucket when it is created; ``archive``: where
+    ``/api/v1/stats`` reads (``None``: those routes answer 503)."""
 
     incident_builder: BuilderOptions | None = dataclasses.field(default_factory=BuilderOptions)
     sse_heartbeat_s: float = HEARTBEAT_S
     replicas: int = 1
+    archive: Archive | None = None
+    alert_threshold: int = DEFAULT_ALERT_THRESHOLD
+    map_tiles_url: str | None = None  # the dashboard map's tiles (None: offline outlines)
 
 
 BUILDER_KEY: Final = web.AppKey("incident_builder", IncidentBuilder)
@@ -66,10 +80,16 @@ async def create_app(
     add_gateway_routes(app, nc, max_body_bytes)
     add_alert_routes(app, js, store)
     add_sse_routes(app, js, options.sse_heartbeat_s)
+    add_stats_routes(app, options.archive, options.alert_threshold)
+    add_drone_routes(app, js)
+    add_dashboard_routes(app, options.map_tiles_url, options.alert_threshold)
+    collectors = [counters_collector("gateway", app[COUNTERS_KEY])]
     if options.incident_builder is not None:
         builder = IncidentBuilder(nc, store, options.incident_builder)
         app[BUILDER_KEY] = builder
         app.cleanup_ctx.append(_in_background(builder.run, "incident builder"))
+        collectors.append(counters_collector("incidents", builder.counters))
+    add_metrics_routes(app, nc, *collectors)
     return app
 
 
@@ -107,6 +127,13 @@ async def run_web(
     endpoints = resolve_endpoints(settings)
     nc = await connect(endpoints.nats_url, "peaceland-gateway")
     try:
+        options = options or WebOptions()
+        if options.archive is None:
+            options = dataclasses.replace(
+                options, archive=Archive(endpoints), alert_threshold=settings.alert_threshold
+            )
+        if options.map_tiles_url is None:
+            options = dataclasses.replace(options, map_tiles_url=settings.map_tiles_url)
         app = await create_app(nc, settings.max_body_bytes, options)
         await serve(app, settings.http_host, settings.http_port, stop)
     finally:

@@ -1,0 +1,279 @@
+"""The DuckDB catalog: the contract's views over the Parquet archive on S3.
+
+    connect(source=None, *, key_prefix="", since=None, until=None) -> DuckDBPyConnection
+
+The connection is in-memory DuckDB with the ``httpfs`` extension loaded from the installed
+PyPI package ``duckdb-extension-httpfs`` (never downloaded: automatic install and load of
+extensions are switched off), an S3 secret for the bucket, the session time zone set to UTC,
+and three views:
+
+* ``reports``   one row per report, deduplicated by ``report_id`` (the first received copy);
+* ``sightings`` one row per (report, citizen);
+* ``alerts``    one row per alert, deduplicated by ``alert_id``.
+
+Duplicates exist because the archiver writes at least once (``peaceland.archive_layout``);
+the dedup in the view is what makes "each report exactly once" true for readers, before and
+after compaction rewrites an hour into one file, and while both copies briefly coexist.
+
+``since`` / ``until`` scope the views to event times ``since <= ts < until`` and, above all,
+to the partitions of that range (``timerange.scan_plan``): only those folders are listed and
+read. Without them the views cover the whole archive and a ``WHERE ts ...`` reads every file's
+metadata; pass the range to ``connect`` for time-bounded work on a large archive.
+
+A kind with no file yet (a fresh archive) gets an empty view of the same columns and types.
+Views over globs are re-listed at each query, so new objects show up in a long-lived
+connection; a view that was empty at connect time stays empty until the next ``connect``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.resources
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Final
+from urllib.parse import urlsplit
+
+import duckdb
+import pyarrow as pa
+
+from peaceland.archive_format import ALERTS_SCHEMA, REPORTS_SCHEMA
+from peaceland.config import Endpoints, Settings, load_settings, resolve_endpoints
+from peaceland.errors import ConfigError, StoreError
+
+from .timerange import ScanPlan, TimeRange, folder, scan_plan
+
+#: The S3 region in signatures; SeaweedFS and MinIO accept any.
+DEFAULT_REGION: Final = "us-east-1"
+_HIVE: Final = "hive_partitioning = true, hive_types = {'date': 'DATE', 'hour': 'INTEGER'}"
+
+REPORT_COLUMNS: Final = (
+    "report_id",
+    "drone_id",
+    "ts",
+    "lat",
+    "lon",
+    "citizens",
+    "words",
+    "extra",
+    "received_at",
+)
+SIGHTING_COLUMNS: Final = (
+    "report_id",
+    "drone_id",
+    "ts",
+    "lat",
+    "lon",
+    "citizen",
+    "peacescore",
+    "words",
+)
+ALERT_COLUMNS: Final = (
+    "alert_id",
+    "report_id",
+    "drone_id",
+    "ts",
+    "lat",
+    "lon",
+    "citizen",
+    "peacescore",
+    "severity",
+    "words",
+    "raised_at",
+)
+VIEWS: Final = ("reports", "sightings", "alerts")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Archive:
+    """Where the archive is: a bucket on an S3 server, and the key prefix the archiver used."""
+
+    endpoints: Endpoints
+    key_prefix: str = ""
+
+    @property
+    def root(self) -> str:
+        return f"s3://{self.endpoints.s3_bucket}/{self.key_prefix}"
+
+    @property
+    def location(self) -> str:
+        return f"{self.root} at {self.endpoints.s3_endpoint}"
+
+
+def archive_from(
+    source: Settings | Endpoints | Archive | None = None, key_prefix: str = ""
+) -> Archive:
+    """The archive of ``source``; ``None`` reads the settings from the environment."""
+    if isinstance(source, Archive):
+        return dataclasses.replace(source, key_prefix=key_prefix or source.key_prefix)
+    if isinstance(source, Endpoints):
+        return Archive(source, key_prefix)
+    settings = source if source is not None else load_settings()
+    # Analytics needs S3 alone: a placeholder NATS URL lets an S3-only setup resolve.
+    placeholder = dataclasses.replace(settings, nats_url=settings.nats_url or "nats://unused")
+    return Archive(resolve_endpoints(placeholder), key_prefix)
+
+
+def httpfs_path() -> Path:
+    """The ``httpfs`` extension shipped by ``duckdb-extension-httpfs`` for this ``duckdb``."""
+    wanted = duckdb.__version__
+    try:
+        root = importlib.resources.files("duckdb_extension_httpfs")
+    except ModuleNotFoundError:
+        raise ConfigError(
+            f"the httpfs extension is missing: pip install 'duckdb-extension-httpfs=={wanted}'"
+        ) from None
+    path = Path(str(root)) / "extensions" / f"v{wanted}" / "httpfs.duckdb_extension"
+    if not path.is_file():
+        shipped = sorted(p.name for p in (Path(str(root)) / "extensions").glob("v*"))
+        raise ConfigError(
+            f"duckdb {wanted} needs duckdb-extension-httpfs=={wanted}; installed: "
+            f"{', '.join(shipped) or 'none'}"
+        )
+    return path
+
+
+def connect(
+    source: Settings | Endpoints | Archive | None = None,
+    *,
+    key_prefix: str = "",
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection with the views ``reports``, ``sightings`` and ``alerts``.
+
+    ``source``: settings, endpoints or an ``Archive``; ``None`` reads ``PEACELAND_*`` and
+    ``peaceland.toml`` like the CLI. Raises ``StoreError`` when S3 cannot be read.
+    """
+    archive = archive_from(source, key_prefix)
+    time_range = TimeRange(since, until)
+    con = duckdb.connect(
+        ":memory:",
+        config={"autoinstall_known_extensions": "false", "autoload_known_extensions": "false"},
+    )
+    try:
+        con.execute(f"LOAD {_quote(str(httpfs_path()))}")
+        con.execute("SET TimeZone = 'UTC'")
+        con.execute(secret_sql(archive.endpoints))
+        define_views(con, archive, time_range)
+    except duckdb.Error as exc:
+        con.close()
+        raise StoreError(f"cannot read the archive {archive.location}: {one_line(exc)}") from None
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+def secret_sql(endpoints: Endpoints, name: str = "peaceland_s3") -> str:
+    """``CREATE SECRET`` for the bucket: path-style URLs, SSL as the endpoint's scheme."""
+    url = urlsplit(endpoints.s3_endpoint)
+    if url.scheme not in ("http", "https") or not url.netloc:
+        raise ConfigError(f"S3 endpoint {endpoints.s3_endpoint!r} is not an http(s):// URL")
+    options = [
+        "TYPE s3",
+        f"ENDPOINT {_quote(url.netloc)}",
+        "URL_STYLE 'path'",
+        f"USE_SSL {'true' if url.scheme == 'https' else 'false'}",
+        f"REGION {_quote(DEFAULT_REGION)}",
+        f"SCOPE {_quote('s3://' + endpoints.s3_bucket)}",
+    ]
+    if endpoints.s3_access_key:
+        options.append(f"KEY_ID {_quote(endpoints.s3_access_key)}")
+        options.append(f"SECRET {_quote(endpoints.s3_secret_key.reveal())}")
+    return f"CREATE OR REPLACE SECRET {name} ({', '.join(options)})"
+
+
+def define_views(con: duckdb.DuckDBPyConnection, archive: Archive, time_range: TimeRange) -> None:
+    plans = {kind: scan_plan(archive.root, kind, time_range) for kind in ("reports", "alerts")}
+    patterns = [p for plan in plans.values() for p in plan.patterns]
+    found = _folders_with_files(con, patterns)
+    reports = _live(plans["reports"], found)
+    alerts = _live(plans["alerts"], found)
+    con.execute(
+        "CREATE OR REPLACE VIEW reports AS "
+        + (
+            _dedup_sql(reports, REPORT_COLUMNS, "report_id")
+            if reports
+            else _empty_sql(REPORTS_SCHEMA, REPORT_COLUMNS)
+        )
+    )
+    con.execute(f"CREATE OR REPLACE VIEW sightings AS {SIGHTINGS_SQL}")
+    con.execute(
+        "CREATE OR REPLACE VIEW alerts AS "
+        + (
+            _dedup_sql(alerts, ALERT_COLUMNS, "alert_id")
+            if alerts
+            else _empty_sql(ALERTS_SCHEMA, ALERT_COLUMNS)
+        )
+    )
+
+
+SIGHTINGS_SQL: Final = """
+SELECT report_id, drone_id, ts, lat, lon,
+       c.name AS citizen, c.peacescore AS peacescore, words
+FROM (SELECT report_id, drone_id, ts, lat, lon, words, unnest(citizens) AS c FROM reports)
+"""
+
+
+def _folders_with_files(con: duckdb.DuckDBPyConnection, patterns: Sequence[str]) -> set[str]:
+    """The folders of ``patterns`` that hold at least one object (one listing each)."""
+    files = con.execute("SELECT file FROM glob($patterns)", {"patterns": list(patterns)})
+    names = [row[0] for row in files.fetchall()]
+    return {folder(p) for p in patterns if any(n.startswith(folder(p)) for n in names)}
+
+
+def _live(plan: ScanPlan, found: set[str]) -> ScanPlan | None:
+    """The plan without its empty folders, or ``None`` when nothing is left."""
+    patterns = tuple(p for p in plan.patterns if folder(p) in found)
+    return dataclasses.replace(plan, patterns=patterns) if patterns else None
+
+
+def _dedup_sql(plan: ScanPlan, columns: Sequence[str], key: str) -> str:
+    """The first received copy of each ``key``, over the plan's files."""
+    files = "[" + ", ".join(_quote(p) for p in plan.patterns) + "]"
+    return (
+        f"SELECT {', '.join(columns)} FROM read_parquet({files}, {_HIVE}) "
+        f"WHERE {plan.where()} "
+        f"QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY received_at, stream_seq) = 1"
+    )
+
+
+def _empty_sql(schema: pa.Schema, columns: Sequence[str]) -> str:
+    typed = ", ".join(f"CAST(NULL AS {duckdb_type(schema.field(c).type)}) AS {c}" for c in columns)
+    return f"SELECT {typed} WHERE false"
+
+
+def duckdb_type(kind: pa.DataType) -> str:
+    """The DuckDB type DuckDB reads an Arrow/Parquet column of type ``kind`` as."""
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        return "VARCHAR"
+    if pa.types.is_timestamp(kind):
+        return "TIMESTAMPTZ" if kind.tz is not None else "TIMESTAMP"
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind):
+        return f"{duckdb_type(kind.value_type)}[]"
+    if pa.types.is_struct(kind):
+        fields = ", ".join(f'"{f.name}" {duckdb_type(f.type)}' for f in kind)
+        return f"STRUCT({fields})"
+    simple = {
+        pa.float64(): "DOUBLE",
+        pa.int32(): "INTEGER",
+        pa.int64(): "BIGINT",
+        pa.binary(): "BLOB",
+    }
+    if kind in simple:
+        return simple[kind]
+    raise TypeError(f"no DuckDB type for {kind}")
+
+
+def one_line(exc: BaseException) -> str:
+    """A DuckDB error on one line: its message, without the ``LINE 1: ... ^`` pointer."""
+    lines = [line.strip() for line in str(exc).splitlines()]
+    kept = [line for line in lines if line and line != "^" and not line.startswith("LINE ")]
+    return " ".join(kept) or type(exc).__name__
+
+
+def _quote(text: str) -> str:
+    """A SQL string literal."""
+    return "'" + text.replace("'", "''") + "'"
