@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from aiohttp import ClientSession, web
 from aiohttp.test_utils import TestServer
-from analytics_data import HOURS, Known, write_known
 
+from analytics_data import HOURS, Known, write_known
 from peaceland.analytics import STATS, TimeRange, archive_from, get_stat, run_stat
 from peaceland.analytics.output import to_json
 from peaceland.analytics.plots import plot_result

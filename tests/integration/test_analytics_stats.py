@@ -11,8 +11,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from analytics_data import HOURS, THRESHOLD, Known, write_known
 
+from analytics_data import HOURS, THRESHOLD, Known, write_known
 from peaceland.analytics import STATS, TimeRange, archive_from, run_stat
 from peaceland.analytics.stats import DEFAULT_PARAMS
 
