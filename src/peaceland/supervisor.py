@@ -10,6 +10,7 @@ started, leaving no process behind.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import dataclasses
 import logging
@@ -18,10 +19,12 @@ import signal
 import socket
 import sys
 import time
+import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 
 from nats.js import JetStreamContext
+from prometheus_client.parser import text_string_to_metric_families
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
@@ -103,27 +106,88 @@ def child_env(settings: Settings) -> dict[str, str]:
     return env
 
 
-async def _summary(js: JetStreamContext, children: Sequence[Child], started: float) -> Table:
-    """One small table: stream sizes, consumer lags, components."""
-    table = Table(title=f"peaceland · up {time.monotonic() - started:,.0f} s", expand=False)
-    for column in ("what", "value"):
-        table.add_column(column)
+class Rates:
+    """Rates from a counter sampled over time (pure: the caller passes the clock)."""
+
+    def __init__(self, window_s: float = 60.0) -> None:
+        self.window_s = window_s
+        self.samples: collections.deque[tuple[float, int]] = collections.deque()
+
+    def add(self, now: float, count: int) -> None:
+        self.samples.append((now, count))
+        while self.samples and now - self.samples[0][0] > self.window_s:
+            self.samples.popleft()
+
+    def per_second(self, over_s: float = 5.0) -> float:
+        """Mean rate over the last ``over_s`` seconds (0 before two samples)."""
+        if len(self.samples) < 2:
+            return 0.0
+        now, last = self.samples[-1]
+        old = next(((t, c) for t, c in self.samples if now - t <= over_s), self.samples[0])
+        elapsed = now - old[0]
+        return max(0, last - old[1]) / elapsed if elapsed > 0 else 0.0
+
+    def per_minute(self) -> float:
+        return self.per_second(self.window_s) * 60.0
+
+
+def _archived_rows(port: int) -> int | None:
+    """Report rows the archiver wrote, from its own /metrics."""
     try:
-        counts = await bus.stream_message_counts(js)
-        for name, count in counts.items():
-            table.add_row(f"{name} messages", "missing" if count is None else f"{count:,}")
-        for spec in WATCHED_CONSUMERS:
-            lag = await consumer_lag(js, spec)
-            table.add_row(f"{spec.durable} lag", "—" if lag is None else f"{sum(lag):,}")
-    except Exception as exc:  # the summary must never stop the supervisor
-        table.add_row("nats", f"[red]unavailable: {exc}[/red]")
-    for child in children:
-        code = None if child.proc is None else child.proc.returncode
-        state = {None: "[green]running[/green]", 0: "finished"}.get(code, "[red]down[/red]")
-        table.add_row(
-            child.name, state + (f" ({child.restarts} restarts)" if child.restarts else "")
-        )
-    return table
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=1) as resp:
+            text = resp.read().decode()
+    except OSError:
+        return None
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "peaceland_archiver_archived_total" and (
+                sample.labels.get("kind") == "reports"
+            ):
+                return int(sample.value)
+    return None
+
+
+class Summary:
+    """The live table of ``run``: ingest rate, lags, alerts per minute, archive rows."""
+
+    def __init__(self, children: Sequence[Child]) -> None:
+        self.children = children
+        self.started = time.monotonic()
+        self.ingest = Rates()
+        self.alerts = Rates()
+
+    async def table(self, js: JetStreamContext) -> Table:
+        now = time.monotonic()
+        table = Table(title=f"peaceland · up {now - self.started:,.0f} s", expand=False)
+        for column in ("what", "value"):
+            table.add_column(column)
+        try:
+            counts = await bus.stream_message_counts(js)
+            reports, alerts = counts.get(bus.REPORTS_STREAM), counts.get(bus.ALERTS_STREAM)
+            if reports is not None:
+                self.ingest.add(now, reports)
+            if alerts is not None:
+                self.alerts.add(now, alerts)
+            table.add_row("ingest", f"{self.ingest.per_second():,.0f} reports/s")
+            table.add_row("alerts", f"{self.alerts.per_minute():,.0f} per minute")
+            for name, count in counts.items():
+                table.add_row(f"{name} messages", "missing" if count is None else f"{count:,}")
+            for spec in WATCHED_CONSUMERS:
+                lag = await consumer_lag(js, spec)
+                table.add_row(f"{spec.durable} lag", "—" if lag is None else f"{sum(lag):,}")
+        except Exception as exc:  # the summary must never stop the supervisor
+            table.add_row("nats", f"[red]unavailable: {exc}[/red]")
+        for child in self.children:
+            if child.name == "archiver" and child.metrics_port is not None:
+                rows = await asyncio.to_thread(_archived_rows, child.metrics_port)
+                table.add_row("archive rows", "—" if rows is None else f"{rows:,}")
+        for child in self.children:
+            code = None if child.proc is None else child.proc.returncode
+            state = {None: "[green]running[/green]", 0: "finished"}.get(code, "[red]down[/red]")
+            table.add_row(
+                child.name, state + (f" ({child.restarts} restarts)" if child.restarts else "")
+            )
+        return table
 
 
 class Supervisor:
@@ -144,13 +208,13 @@ class Supervisor:
     async def run(self, stop: asyncio.Event, console: Console) -> None:
         for child in self.children:
             await child.start(self.env)
-        started = time.monotonic()
+        summary = Summary(self.children)
         nc = await bus.connect(resolve_endpoints(self.settings).nats_url, "peaceland-run")
         try:
             with Live(console=console, refresh_per_second=1, transient=False) as live:
                 while not stop.is_set():
                     await self._restart_dead()
-                    live.update(await _summary(nc.jetstream(), self.children, started))
+                    live.update(await summary.table(nc.jetstream()))
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(stop.wait(), 1.0)
         finally:

@@ -129,3 +129,17 @@ def test_external_servers_win_over_the_state_file(tmp_path: Path) -> None:
 def test_no_servers_says_what_to_do(tmp_path: Path) -> None:
     with pytest.raises(NotRunningError, match="run `peaceland up`"):
         resolve_endpoints(load_settings(environ={}, cwd=tmp_path, data_dir=tmp_path))
+
+
+def test_json_logs_are_one_object_per_line() -> None:
+    import json
+    import logging
+
+    from peaceland.runtime import JsonFormatter
+
+    record = logging.LogRecord("peaceland.x", logging.WARNING, __file__, 1, "lag %d", (5,), None)
+    entry = json.loads(JsonFormatter().format(record))
+    assert entry["level"] == "WARNING"
+    assert entry["logger"] == "peaceland.x"
+    assert entry["message"] == "lag 5"
+    assert entry["time"].endswith("+00:00")
