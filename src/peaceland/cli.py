@@ -337,6 +337,11 @@ def down_command(data_dir: Path | None, grace: float) -> None:
     """Stop the servers `peaceland up` started (external servers are left alone).
 
     Data, ports and credentials are kept: the next `up` serves the same data.
+
+    \b
+    Examples:
+      peaceland down
+      peaceland down --data-dir /var/lib/peaceland --grace 5
     """
     from peaceland import services
 
@@ -353,7 +358,13 @@ def down_command(data_dir: Path | None, grace: float) -> None:
 @DATA_DIR_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def status_command(data_dir: Path | None, as_json: bool) -> None:
-    """Show each server: address, pid, health (running / stopped / unhealthy), stream sizes."""
+    """Show each server: address, pid, health (running / stopped / unhealthy), stream sizes.
+
+    \b
+    Examples:
+      peaceland status
+      peaceland status --json | jq .
+    """
     import dataclasses
     import json
 
@@ -543,7 +554,13 @@ def archive_status_command(
     data_dir: Path | None, durable: str, key_prefix: str, as_json: bool
 ) -> None:
     """Per consumer: pending messages (lag), in flight, objects, rows and bytes written,
-    and the last flush (the newest object)."""
+    and the last flush (the newest object).
+
+    \b
+    Examples:
+      peaceland archive status
+      peaceland archive status --json
+    """
     import asyncio
     import dataclasses
     import json
@@ -792,7 +809,13 @@ def alerts_tail_command(
 def alerts_incidents_command(
     data_dir: Path | None, statuses: tuple[str, ...], limit: int, as_json: bool
 ) -> None:
-    """Incidents (alerts grouped per citizen), most recently seen first."""
+    """Incidents (alerts grouped per citizen), most recently seen first.
+
+    \b
+    Examples:
+      peaceland alerts incidents --status open
+      peaceland alerts incidents --json --limit 500
+    """
     import asyncio
 
     import msgspec
@@ -884,7 +907,12 @@ def alerts_ack_command(
 def alerts_resolve_command(
     data_dir: Path | None, incident_id: str, by: str | None, note: str | None
 ) -> None:
-    """Resolve an open or acknowledged incident; the citizen's next alert opens a new one."""
+    """Resolve an open or acknowledged incident; the citizen's next alert opens a new one.
+
+    \b
+    Example:
+      peaceland alerts resolve 3f2a9c0d1e4b5a6c-1 --by "Insp. Javert" --note "calm again"
+    """
     _incident_action(data_dir, incident_id, "resolve", by, note)
 
 
