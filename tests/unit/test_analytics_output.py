@@ -162,3 +162,13 @@ def test_one_line() -> None:
     assert "\n" in str(caught.value)
     assert one_line(caught.value) == 'Parser Error: syntax error at or near "SELEC"'
     con.close()
+
+
+def test_decimal_sums_are_json_numbers() -> None:
+    from decimal import Decimal
+
+    from peaceland.analytics.output import to_json
+
+    assert to_json({"agitated": Decimal("3"), "share": Decimal("0.25")}) == (
+        b'{"agitated":3,"share":0.25}'
+    )

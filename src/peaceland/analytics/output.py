@@ -28,7 +28,8 @@ def _fallback(value: Any) -> Any:
     return str(value)
 
 
-_JSON: Final = msgspec.json.Encoder(enc_hook=_fallback)
+# Sums come back from DuckDB as HUGEINT, i.e. Arrow decimals: numbers, not strings, in JSON.
+_JSON: Final = msgspec.json.Encoder(enc_hook=_fallback, decimal_format="number")
 
 
 def to_json(value: Any) -> bytes:
