@@ -44,10 +44,11 @@ from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.js.errors import NotFoundError
 
-from benchmarks.common import free_port, machine, private_stack, write_results
+from benchmarks.common import machine, private_stack, write_results
 from benchmarks.sse_probe import SseProbe
 from peaceland.bus import MSG_ID_HEADER, REPORTS_STREAM, report_subject
 from peaceland.model import decode_alert
+from peaceland.processes import free_port
 
 ECHO_SUBJECT = "peaceland.bench.echo"
 PROBE_DRONE = "probe-0001"

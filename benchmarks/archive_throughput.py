@@ -6,7 +6,7 @@ Against one private embedded stack (JetStream on file storage, SeaweedFS S3):
 
 1. preload ``--reports`` simulated reports into REPORTS (``run_simulation``, 2000 drones);
 2. drain them with bare consumers that only fetch and acknowledge, for reference: the
-   project's ``PullSource`` and nats-py's ``PullSubscription.fetch`` (``BatchConsumer``);
+   project's ``PullSource`` and nats-py's ``PullSubscription.fetch`` ;
 3. start ``peaceland archiver --kind reports`` (its own process, default settings) and time
    it from its first delivery until the consumer has nothing pending or unacknowledged and
    the bucket lists every report; its CPU time and peak RSS come from ``/proc``;
@@ -28,13 +28,15 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
+from nats.errors import TimeoutError as NatsTimeoutError
+
 from benchmarks.common import machine, median, private_stack, write_results
 from peaceland.archive_layout import kind_prefix
 from peaceland.archive_status import summarize
 from peaceland.archiver import consumer_spec
 from peaceland.bus import REPORTS_STREAM, connect
 from peaceland.config import Endpoints, Settings
-from peaceland.consumer import BatchConsumer, ConsumerSpec, consumer_lag
+from peaceland.consumer import ConsumerSpec, consumer_lag, ensure_consumer
 from peaceland.fleet import Fleet
 from peaceland.object_store import S3Store
 from peaceland.pull import PullSource
@@ -81,18 +83,23 @@ async def bare_nats_py(nats_url: str, count: int) -> float:
     """Fetch and acknowledge every report with nats-py's pull subscription; reports/s."""
     nc = await connect(nats_url, "bench-bare-nats-py")
     spec = ConsumerSpec(REPORTS_STREAM, "bench-" + uuid.uuid4().hex[:8], max_ack_pending=200_000)
-    consumer = BatchConsumer(nc.jetstream(), spec, batch=5000, max_wait_s=1.0)
+    js = nc.jetstream()
+    await ensure_consumer(js, spec)
+    sub = await js.pull_subscribe_bind(durable=spec.durable, stream=spec.stream)
     try:
         got, began = 0, time.perf_counter()
         while got < count:
-            msgs = await consumer.fetch()
+            try:
+                msgs = await sub.fetch(5000, timeout=1.0)
+            except NatsTimeoutError:
+                continue
             for msg in msgs:
                 await msg.ack()
             got += len(msgs)
         await nc.flush()
         return count / (time.perf_counter() - began)
     finally:
-        await consumer.close()
+        await sub.unsubscribe()
         await nc.close()
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import os
 import platform
-import socket
 import statistics
 import subprocess
 import sys
@@ -56,13 +55,6 @@ def private_stack() -> Iterator[tuple[Settings, Endpoints]]:
             yield settings, resolve_endpoints(settings)
         finally:
             services.down(settings, grace=5.0)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @contextlib.contextmanager

@@ -26,9 +26,10 @@ from typing import Any
 import aiohttp
 import nats
 
-from benchmarks.common import component, free_port, machine, median, private_stack, write_results
+from benchmarks.common import component, machine, median, private_stack, write_results
 from peaceland.bus import MSG_ID_HEADER
 from peaceland.fleet import Fleet, FleetConfig, SimulatedReport
+from peaceland.processes import free_port
 from peaceland.simulator import SimulationOptions, run_simulation
 
 START = datetime(2026, 11, 28, tzinfo=UTC)

@@ -35,9 +35,10 @@ import msgspec
 import nats
 from nats.aio.msg import Msg
 
-from benchmarks.common import component, free_port, machine, private_stack, write_results
+from benchmarks.common import component, machine, private_stack, write_results
 from peaceland.bus import ALERTS_PREFIX, MSG_ID_HEADER, alert_subject
 from peaceland.model import Alert, encode_alert, format_raised_at
+from peaceland.processes import free_port
 from peaceland.web.sse_client import sse_events
 
 PROBE_DRONE = "sse-probe"

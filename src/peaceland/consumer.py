@@ -1,4 +1,4 @@
-"""Durable pull consumers on a stream, fetched in batches, that survive server restarts.
+"""Durable consumer settings, creation and lag; the readers are ``continuous`` and ``pull``.
 
 Several processes bound to the same durable share its messages (JetStream hands each message
 to one fetcher), which is how alerters and archivers scale out. A message is acknowledged by
@@ -8,14 +8,9 @@ the caller only once its effect is durable; unacknowledged messages come back af
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import logging
-import time
 
-from nats.aio.msg import Msg
-from nats.errors import ConnectionClosedError
-from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js import api as js_api
 from nats.js.errors import NotFoundError
@@ -66,77 +61,3 @@ async def consumer_lag(js: JetStreamContext, spec: ConsumerSpec) -> tuple[int, i
     except NotFoundError:
         return None
     return info.num_pending or 0, info.num_ack_pending or 0
-
-
-class BatchConsumer:
-    """Fetches batches from a durable consumer; returns ``[]`` when nothing came in time."""
-
-    def __init__(
-        self, js: JetStreamContext, spec: ConsumerSpec, *, batch: int, max_wait_s: float
-    ) -> None:
-        self.js = js
-        self.spec = spec
-        self.batch = batch
-        self.max_wait_s = max_wait_s
-        self._sub: JetStreamContext.PullSubscription | None = None
-        self._last_message_at = time.monotonic()
-        self._last_stall_check = time.monotonic()
-
-    async def _subscribe(self) -> JetStreamContext.PullSubscription:
-        if self._sub is None:
-            await ensure_consumer(self.js, self.spec)
-            self._sub = await self.js.pull_subscribe_bind(
-                durable=self.spec.durable, stream=self.spec.stream
-            )
-        return self._sub
-
-    async def _resubscribe(self, why: str) -> None:
-        log.warning("re-creating pull subscription %s: %s", self.spec.durable, why)
-        await self._unsubscribe()
-
-    async def _unsubscribe(self) -> None:
-        sub, self._sub = self._sub, None
-        if sub is not None:
-            try:
-                await sub.unsubscribe()
-            except Exception as exc:  # the old subscription may be gone with its connection
-                log.debug("unsubscribe failed: %s", exc)
-
-    async def fetch(self) -> list[Msg]:
-        try:
-            sub = await self._subscribe()
-            msgs = await sub.fetch(self.batch, timeout=self.max_wait_s)
-        except (NatsTimeoutError, TimeoutError):
-            await self._check_stall()
-            return []
-        except ConnectionClosedError:
-            raise
-        except Exception as exc:  # server restarting, stream not ready: retry shortly
-            log.warning("fetch from %s failed: %s", self.spec.durable, exc)
-            await self._resubscribe(str(exc))
-            await asyncio.sleep(0.5)
-            return []
-        self._last_message_at = time.monotonic()
-        return msgs
-
-    async def _check_stall(self) -> None:
-        now = time.monotonic()
-        if now - self._last_message_at < STALL_AFTER_S or now - self._last_stall_check < 1.0:
-            return
-        self._last_stall_check = now
-        try:
-            lag = await consumer_lag(self.js, self.spec)
-        except Exception as exc:
-            log.debug("consumer info failed: %s", exc)
-            return
-        if lag is None or lag[0] > 0:
-            await self._resubscribe(
-                "consumer missing" if lag is None else f"{lag[0]} pending but none delivered"
-            )
-
-    async def lag(self) -> int:
-        result = await consumer_lag(self.js, self.spec)
-        return 0 if result is None else result[0] + result[1]
-
-    async def close(self) -> None:
-        await self._unsubscribe()

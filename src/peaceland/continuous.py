@@ -1,6 +1,6 @@
 """A durable pull consumer that keeps pull requests open, so messages arrive as they are stored.
 
-``BatchConsumer.fetch`` asks the server for messages each time it is called: between two
+nats-py's ``PullSubscription.fetch`` asks the server for messages each time it is called: between two
 fetches nothing is delivered, and every fetch costs a round trip plus, in nats-py, a task per
 message. ``ContinuousConsumer`` instead keeps enough *credit* (messages requested but not yet
 delivered) open on the server at all times; JetStream pushes each new message to the private
@@ -41,7 +41,7 @@ JS_API_PREFIX = "$JS.API"
 
 
 class ContinuousConsumer:
-    """Same use as ``BatchConsumer``: ``fetch()`` returns the messages that arrived (at most
+    """``fetch()`` returns the messages that arrived (at most
     ``batch``), waiting up to ``max_wait_s`` for the first one; ``[]`` when none came."""
 
     def __init__(

@@ -5,7 +5,7 @@ messages in a plain subscription callback; ``settle(replies, verdict)`` acknowle
 in progress, or terminates) many messages by their reply subjects. ``MemoryStream`` is its
 in-memory twin for tests.
 
-Why not ``nats-py``'s ``PullSubscription.fetch`` (``peaceland.consumer.BatchConsumer``): it
+Why not ``nats-py``'s ``PullSubscription.fetch``: it
 awaits every message through ``next_msg``, which creates a task, a uuid and a timer per
 message. Draining a backlog that way tops out near 25 k messages/s on the 2-core dev box;
 this one, with the same server, near 55 k/s (``benchmarks/archive_throughput.py``).

@@ -27,8 +27,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from nats.aio.client import Client as NatsClient
-from nats.js import JetStreamContext
-from nats.js.errors import APIError, BadRequestError, NotFoundError
+from nats.js.errors import APIError
 
 from peaceland import bus
 from peaceland.errors import ConfigError, ServiceError
@@ -144,22 +143,6 @@ async def connect(nats_url: str) -> NatsClient:
     return await asyncio.wait_for(bus.connect(nats_url, "peaceland-simulate"), 10.0)
 
 
-async def ensure_reports_stream(js: JetStreamContext) -> None:
-    """Create the REPORTS stream when missing; an existing one is left exactly as it is."""
-    try:
-        await js.stream_info(bus.REPORTS_STREAM)
-    except NotFoundError:
-        spec = next(s for s in bus.STREAMS if s.name == bus.REPORTS_STREAM)
-        try:
-            await js.add_stream(bus.stream_config(spec))
-        except BadRequestError:  # created meanwhile
-            pass
-        except APIError as exc:
-            raise ServiceError(f"cannot create stream {spec.name}: {exc.description}") from None
-    except APIError as exc:
-        raise ServiceError(f"JetStream unavailable: {exc.description}") from None
-
-
 async def run_simulation(
     nats_url: str,
     options: SimulationOptions,
@@ -178,7 +161,10 @@ async def run_simulation(
     fleet = Fleet(options.fleet_config(seed), start)
     nc = await connect(nats_url)
     try:
-        await ensure_reports_stream(nc.jetstream())
+        try:
+            await bus.create_missing_streams(nc.jetstream())
+        except APIError as exc:
+            raise ServiceError(f"cannot create the streams: {exc.description}") from None
         window = BatchWindow(
             nc, nc.jetstream(), max_in_flight=options.max_in_flight, ack_timeout=options.ack_timeout
         )

@@ -16,7 +16,6 @@ import dataclasses
 import logging
 import os
 import signal
-import socket
 import sys
 import time
 import urllib.request
@@ -32,6 +31,7 @@ from rich.table import Table
 from peaceland import bus, services
 from peaceland.config import Settings, resolve_endpoints
 from peaceland.consumer import ConsumerSpec, consumer_lag
+from peaceland.processes import free_port
 
 log = logging.getLogger(__name__)
 
@@ -90,13 +90,6 @@ class Child:
             log.warning("%s did not stop in %.0f s: killing it", self.name, grace)
             proc.kill()
             await proc.wait()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def child_env(settings: Settings) -> dict[str, str]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import json
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -26,6 +25,7 @@ import nats
 
 from peaceland.bus import MSG_ID_HEADER, alert_subject
 from peaceland.model import Alert, encode_alert, format_raised_at
+from peaceland.processes import free_port
 from peaceland.rules import severity
 
 CHROMIUM: Final = Path("/usr/bin/chromium")
@@ -41,13 +41,6 @@ CHROMIUM_ARGS: Final = [
 ]
 SCREENSHOTS: Final = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 STOP_GRACE_S: Final = 10.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def get_json(url: str, timeout: float = 5.0) -> Any:

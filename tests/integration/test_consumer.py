@@ -1,4 +1,4 @@
-"""Durable batch consumers against a real nats-server."""
+"""Durable consumer set-up and lag against a real nats-server."""
 
 from __future__ import annotations
 
@@ -9,58 +9,31 @@ import nats
 import pytest
 
 from peaceland.bus import REPORTS_STREAM
-from peaceland.consumer import BatchConsumer, ConsumerSpec, consumer_lag
+from peaceland.consumer import ConsumerSpec, consumer_lag, ensure_consumer
 
 pytestmark = pytest.mark.slow
 
 
-async def test_two_fetchers_on_one_durable_share_messages_without_overlap(stack: Any) -> None:
+async def test_lag_counts_undelivered_then_unacknowledged_messages(stack: Any) -> None:
     drone = "cs-" + uuid.uuid4().hex[:10]
-    spec = ConsumerSpec(
-        REPORTS_STREAM, "test-" + drone, filter_subject=f"peaceland.reports.{drone}"
-    )
+    subject = f"peaceland.reports.{drone}"
+    spec = ConsumerSpec(REPORTS_STREAM, "test-" + drone, filter_subject=subject)
     nc = await nats.connect(stack.endpoints.nats_url)
     try:
         js = nc.jetstream()
-        for i in range(100):
-            await js.publish(f"peaceland.reports.{drone}", str(i).encode())
-        first = BatchConsumer(js, spec, batch=30, max_wait_s=0.5)
-        second = BatchConsumer(js, spec, batch=30, max_wait_s=0.5)
-        seen: list[bytes] = []
-        for _ in range(10):
-            for consumer in (first, second):
-                for msg in await consumer.fetch():
-                    seen.append(msg.data)
-                    await msg.ack_sync()
-        assert sorted(seen, key=int) == [str(i).encode() for i in range(100)]
-        assert await consumer_lag(js, spec) == (0, 0)
-        assert await first.fetch() == []
-        await first.close()
-        await second.close()
-    finally:
-        await nc.drain()
-
-
-async def test_unacknowledged_messages_come_back(stack: Any) -> None:
-    drone = "cs-" + uuid.uuid4().hex[:10]
-    spec = ConsumerSpec(
-        REPORTS_STREAM, "test-" + drone, filter_subject=f"peaceland.reports.{drone}", ack_wait_s=1
-    )
-    nc = await nats.connect(stack.endpoints.nats_url)
-    try:
-        js = nc.jetstream()
-        await js.publish(f"peaceland.reports.{drone}", b"once")
-        consumer = BatchConsumer(js, spec, batch=10, max_wait_s=0.5)
-        [msg] = await consumer.fetch()  # not acknowledged: as if the process died here
-        assert msg.metadata.num_delivered == 1
-        again: list[Any] = []
-        for _ in range(10):
-            again = await consumer.fetch()
-            if again:
-                break
-        assert [m.data for m in again] == [b"once"]
-        assert again[0].metadata.num_delivered == 2
-        await again[0].ack_sync()
-        await consumer.close()
+        assert await consumer_lag(js, spec) is None
+        await ensure_consumer(js, spec)
+        await ensure_consumer(js, spec)  # idempotent
+        for i in range(10):
+            await js.publish(subject, str(i).encode())
+        assert await consumer_lag(js, spec) == (10, 0)
+        sub = await js.pull_subscribe_bind(durable=spec.durable, stream=spec.stream)
+        msgs = await sub.fetch(4, timeout=5)
+        assert await consumer_lag(js, spec) == (6, 4)
+        for msg in msgs:
+            await msg.ack_sync()
+        assert await consumer_lag(js, spec) == (6, 0)
+        await sub.unsubscribe()
+        await js.delete_consumer(REPORTS_STREAM, spec.durable)
     finally:
         await nc.drain()

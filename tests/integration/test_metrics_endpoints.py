@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +15,8 @@ from typing import Any
 import pytest
 from alert_helpers import web_app
 from prometheus_client.parser import text_string_to_metric_families
+
+from peaceland.processes import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -56,13 +57,6 @@ async def test_web_metrics_count_ingest_and_show_consumer_lag(stack: Any) -> Non
         status, body = await web.get("/readyz")
         assert (status, body) == (200, {"status": "ready", "problems": []})
         await js.delete_consumer("REPORTS", f"lagging-{drone}")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def test_alerter_process_serves_its_counters(stack: Any) -> None:

@@ -16,11 +16,9 @@ from aiohttp import web
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 
-from peaceland.bus import connect, publish_all
-from peaceland.config import Settings, resolve_endpoints
+from peaceland.bus import publish_all
 from peaceland.ingest import IngestPlan, plan_body
 from peaceland.publishing import GroupPublisher
-from peaceland.web.server import serve
 
 log = logging.getLogger(__name__)
 
@@ -137,14 +135,3 @@ def create_gateway_app(nc: NatsClient, max_body_bytes: int) -> web.Application:
     app = web.Application(client_max_size=max_body_bytes)
     add_gateway_routes(app, nc, max_body_bytes)
     return app
-
-
-async def run_gateway(settings: Settings, stop: asyncio.Event) -> None:
-    """``peaceland gateway``: serve ingest until ``stop`` is set."""
-    endpoints = resolve_endpoints(settings)
-    nc = await connect(endpoints.nats_url, "peaceland-gateway")
-    try:
-        app = create_gateway_app(nc, settings.max_body_bytes)
-        await serve(app, settings.http_host, settings.http_port, stop)
-    finally:
-        await nc.drain()
