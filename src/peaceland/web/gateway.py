@@ -123,7 +123,7 @@ async def healthz(request: web.Request) -> web.Response:
 def add_gateway_routes(app: web.Application, nc: NatsClient, max_body_bytes: int) -> None:
     app[NATS_KEY] = nc
     app[BODY_LIMIT_KEY] = max_body_bytes
-    app[JS_KEY] = nc.jetstream(publish_async_max_pending=20_000)
+    app[JS_KEY] = nc.jetstream()
     # Concurrent requests share atomic batches: one fsync for many single-report requests.
     app[PUBLISHER_KEY] = GroupPublisher(nc, app[JS_KEY], timeout=PUBLISH_TIMEOUT_S)
     app[COUNTERS_KEY] = IngestCounters()
