@@ -239,6 +239,10 @@ class _Run:
             if now >= deadline:
                 return "duration reached"
             due = self.t0 + max(report.sim_offset_s * scale, self.sent * interval)
+            if due >= deadline:  # due after the run's end: wait it out, never send it early
+                await window.flush()
+                await asyncio.sleep(min(deadline - now, TICK_S))
+                continue
             if due > now + _MIN_SLEEP_S:
                 if now - self.last_flush >= FLUSH_INTERVAL_S:
                     await window.flush()
