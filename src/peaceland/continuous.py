@@ -2,8 +2,8 @@
 
 nats-py's ``PullSubscription.fetch`` asks the server for messages each time it is called:
 between two fetches nothing is delivered, and every fetch costs a round trip plus, in nats-py,
-a task per message. ``ContinuousConsumer`` instead keeps enough *credit* (messages requested but not yet
-delivered) open on the server at all times; JetStream pushes each new message to the private
+a task per message. ``ContinuousConsumer`` instead keeps enough *credit* (messages requested
+but not yet delivered) open on the server at all times; JetStream pushes each new message to the private
 inbox the moment it is stored, a callback buffers it, and ``fetch`` hands over whatever has
 arrived. Latency is then one hop from the stream, and throughput is not bounded by round trips.
 
