@@ -3,9 +3,10 @@
 nats-py's ``PullSubscription.fetch`` asks the server for messages each time it is called:
 between two fetches nothing is delivered, and every fetch costs a round trip plus, in nats-py,
 a task per message. ``ContinuousConsumer`` instead keeps enough *credit* (messages requested
-but not yet delivered) open on the server at all times; JetStream pushes each new message to the private
-inbox the moment it is stored, a callback buffers it, and ``fetch`` hands over whatever has
-arrived. Latency is then one hop from the stream, and throughput is not bounded by round trips.
+but not yet delivered) open on the server at all times; JetStream pushes each new message to
+the private inbox the moment it is stored, a callback buffers it, and ``fetch`` hands over
+whatever has arrived. Latency is then one hop from the stream, and throughput is not bounded by
+round trips.
 
 Bookkeeping follows the pull protocol: each delivered message uses one unit of credit; a
 request that ends (408 expired, 409 conflict) returns its unused credit in the
