@@ -31,6 +31,13 @@ REPORTS_PREFIX = "peaceland.reports."
 ALERTS_PREFIX = "peaceland.alerts."
 DEADLETTER_PREFIX = "peaceland.deadletter."
 
+AUDIT_PREFIX = "peaceland.audit."
+
+#: Reply subjects of Peaceland's own services: drones may subscribe to ``_INBOX.`` subjects
+#: (for their publish acknowledgements), never to these.
+SERVICE_INBOX_PREFIX = "_PEACELAND_INBOX"
+#: nats-py's default, the only prefix the fleet role may subscribe under.
+DEFAULT_INBOX_PREFIX = "_INBOX"
 ERROR_HEADER = "Peaceland-Error"
 MSG_ID_HEADER = "Nats-Msg-Id"
 
@@ -140,11 +147,19 @@ def redact(url: str) -> str:
     return re.sub(r"//[^@/,]*@", "//", url)
 
 
-async def connect(url: str, name: str, *, connect_timeout: float = 5.0) -> NatsClient:
+async def connect(
+    url: str,
+    name: str,
+    *,
+    connect_timeout: float = 5.0,
+    inbox_prefix: str = SERVICE_INBOX_PREFIX,
+) -> NatsClient:
     """Connect with endless reconnects: a server restart must never end a component.
 
     The first connection fails fast with a one-line ``ServiceError`` when no server answers
-    (nats-py would otherwise retry the initial connect forever).
+    or the credentials are refused (nats-py would otherwise retry the initial connect
+    forever). Services reply on ``SERVICE_INBOX_PREFIX``; publishers holding drone or fleet
+    credentials pass their own ``inbox_prefix``.
     """
 
     async def quiet(exc: Exception) -> None:
@@ -171,9 +186,15 @@ async def connect(url: str, name: str, *, connect_timeout: float = 5.0) -> NatsC
 
     async def on_error(exc: Exception) -> None:
         log.warning("nats: %s", exc)
+            inbox_prefix=inbox_prefix,
 
     client: list[NatsClient] = []
 
+        if "authorization" in reason.lower():
+            raise ServiceError(
+                f"NATS at {redact(url)} refused the credentials ({reason}); check the "
+                "user and password in the URL"
+            ) from None
     async def on_disconnect() -> None:
         if client and (client[0].is_closed or client[0].is_draining):
             return  # our own close or drain, not an outage
@@ -202,6 +223,7 @@ class OutMessage:
     subject: str
     payload: bytes
     msg_id: str | None = None
+        inbox_prefix=inbox_prefix,
     headers: Mapping[str, str] | None = None
 
     def all_headers(self) -> dict[str, str] | None:

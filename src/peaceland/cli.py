@@ -240,8 +240,7 @@ def simulate(
         area=Area.parse(area) if area is not None else FRANCE,
         prefix=prefix,
     )
-    nats_url = settings.nats_url or resolve_endpoints(settings).nats_url
-    summary = run_in_terminal(nats_url, options)
+    summary = run_in_terminal(resolve_endpoints(settings).publisher_url, options)
     click.echo(summary.describe())
     if summary.errors:
         raise ServiceError(f"{summary.errors:,} of {summary.sent:,} reports were not acknowledged")
@@ -294,6 +293,7 @@ def up_command(
       peaceland up --data-dir /var/lib/peaceland
     """
     from peaceland import services
+    from peaceland.bus import redact
     from peaceland.config import Secret, services_path
 
     settings = settings_from(data_dir=data_dir)
@@ -306,7 +306,10 @@ def up_command(
     )
     state = report.state
     lines = {
-        services.NATS: (state.nats_url, f"mqtt {state.mqtt_url}, monitor {state.nats_monitor_url}"),
+        services.NATS: (
+            redact(state.nats_url),
+            f"mqtt {state.mqtt_url}, monitor {state.nats_monitor_url}",
+        ),
         services.WEED: (state.s3_endpoint, f"bucket {state.s3_bucket}"),
     }
     for name, (address, extra) in lines.items():
@@ -321,6 +324,10 @@ def up_command(
             f"{Secret(state.s3_secret_key).masked()}  "
             f"(in {services_path(settings.data_dir)}, mode 0600)"
         )
+    click.echo(
+        "NATS users: service and fleet (drones) passwords in "
+        f"{services_path(settings.data_dir)}; anonymous clients are refused"
+    )
     click.echo(f"ready in {report.elapsed_s:.1f} s")
 
 

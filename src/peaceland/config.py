@@ -72,6 +72,8 @@ class Settings:
     s3_endpoint: str | None = None
     s3_bucket: str = DEFAULT_BUCKET
     s3_access_key: str | None = None
+    #: With an external ``nats_url``: the credentials drones' publishers use (default: nats_url).
+    drone_nats_url: str | None = None
     s3_secret_key: Secret | None = None
     alert_threshold: int = DEFAULT_ALERT_THRESHOLD
     http_host: str = "127.0.0.1"
@@ -107,6 +109,7 @@ _ENV_FIELDS: dict[str, str] = {
     "PEACELAND_HTTP_PORT": "http_port",
     "PEACELAND_MAX_BODY_BYTES": "max_body_bytes",
     "PEACELAND_LOG_LEVEL": "log_level",
+    "PEACELAND_DRONE_NATS_URL": "drone_nats_url",
     "PEACELAND_METRICS_PORT": "metrics_port",
     "PEACELAND_ARCHIVE_MAX_ROWS": "archive_max_rows",
     "PEACELAND_ARCHIVE_MAX_BYTES": "archive_max_bytes",
@@ -277,6 +280,8 @@ def write_services_state(data_dir: Path, state: ServicesState) -> Path:
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as fh:
         fh.write(msgspec.json.format(msgspec.json.encode(state)))
+    #: The fleet role: may only publish reports (simulator, tests, trusted relays).
+    drone_nats_url: str | None = None
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
@@ -321,3 +326,14 @@ def resolve_endpoints(settings: Settings) -> Endpoints:
         s3_secret_key=secret,
         mqtt_url=state.mqtt_url if state and settings.nats_url is None else None,
     )
+    #: Publishing reports only (the fleet role); ``nats_url`` when no narrower one is known.
+    drone_nats_url: str = ""
+
+    @property
+    def publisher_url(self) -> str:
+        return self.drone_nats_url or self.nats_url
+        drone_nats_url=(
+            settings.drone_nats_url
+            or (state.drone_nats_url if state and settings.nats_url is None else None)
+            or ""
+        ),

@@ -4,7 +4,9 @@ Layout of a data dir D::
 
     D/services.json    endpoints, credentials, pids and ports, while the servers are up
     D/ports.json       ports last used, so addresses stay stable across restarts
-    D/nats/nats.conf   JetStream (file store under D/nats/store, sync always), MQTT, monitoring
+    D/nats/nats.conf   JetStream (file store under D/nats/store, sync always), MQTT, monitoring,
+                       users and permissions (0600, bcrypt hashes only)
+    D/nats/users.json  the service and fleet passwords, enrolled drones' hashes (0600)
     D/weed/s3.json     S3 identities (0600): the access and secret key
     D/weed/data/       master, volume and filer data
     D/logs/nats.log, D/logs/weed.log
@@ -22,7 +24,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
-from peaceland import processes
+from peaceland import nats_auth, processes
 from peaceland.config import Secret, ServicesState, Settings, read_services_state
 from peaceland.errors import ConfigError, ServiceError
 
@@ -88,6 +90,10 @@ class Layout:
         return self.root / NATS / "nats.conf"
 
     @property
+    def nats_users(self) -> Path:
+        return self.root / NATS / "users.json"
+
+    @property
     def weed_data(self) -> Path:
         return self.root / WEED / "data"
 
@@ -116,8 +122,75 @@ class Layout:
             ) from None
 
 
-def nats_config(layout: Layout, ports: Mapping[str, int]) -> str:
-    """JetStream on file storage with fsync on every write, MQTT and monitoring on loopback."""
+@dataclasses.dataclass(frozen=True, slots=True)
+class NatsAccount:
+    """A user whose password Peaceland keeps (the service and the fleet)."""
+
+    user: str
+    password: str
+    password_hash: str
+
+    @classmethod
+    def new(cls, user: str) -> NatsAccount:
+        password = nats_auth.new_password()
+        return cls(user, password, nats_auth.hash_password(password))
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class NatsUsers:
+    """The content of ``D/nats/users.json``: enrolled drones are kept as hashes only."""
+
+    service: NatsAccount
+    fleet: NatsAccount
+    drones: Mapping[str, str]  # drone id -> bcrypt hash
+
+    def server_users(self) -> list[nats_auth.NatsUser]:
+        return nats_auth.users_for(
+            self.service.password_hash, self.fleet.password_hash, self.drones
+        )
+
+    def encode(self) -> bytes:
+        doc = {
+            "service": dataclasses.asdict(self.service),
+            "fleet": dataclasses.asdict(self.fleet),
+            "drones": dict(self.drones),
+        }
+        return json.dumps(doc, indent=2).encode()
+
+
+def nats_users(layout: Layout) -> NatsUsers:
+    """The users of the last ``up``, else new ones (written at once, mode 0600)."""
+    try:
+        doc = json.loads(layout.nats_users.read_bytes())
+        return NatsUsers(
+            service=NatsAccount(**doc["service"]),
+            fleet=NatsAccount(**doc["fleet"]),
+            drones={str(k): str(v) for k, v in doc["drones"].items()},
+        )
+    except FileNotFoundError:
+        pass
+    except (ValueError, LookupError, TypeError):
+        raise ServiceError(f"{layout.nats_users} is corrupt; remove it") from None
+    users = NatsUsers(
+        service=NatsAccount.new(nats_auth.SERVICE_USER),
+        fleet=NatsAccount.new(nats_auth.FLEET_USER),
+        drones={},
+    )
+    processes.write_private(layout.nats_users, users.encode())
+    return users
+
+
+def write_nats_users(layout: Layout, users: NatsUsers) -> None:
+    processes.write_private(layout.nats_users, users.encode())
+
+
+def write_nats_config(layout: Layout, ports: Mapping[str, int], users: NatsUsers) -> None:
+    processes.write_private(layout.nats_conf, nats_config(layout, ports, users).encode())
+
+
+def nats_config(layout: Layout, ports: Mapping[str, int], users: NatsUsers) -> str:
+    """JetStream on file storage with fsync on every write, MQTT and monitoring on loopback,
+    and no anonymous access: every client is one of ``users``."""
     host = processes.LOOPBACK
     store = json.dumps(str(layout.dir(NATS) / "store"))
     return (
@@ -130,6 +203,7 @@ def nats_config(layout: Layout, ports: Mapping[str, int]) -> str:
         # allow them all, the disk stays the real limit.
         f"  max_file_store: {MAX_FILE_STORE}\n}}\n"
         f'mqtt {{\n  listen: "{host}:{ports["mqtt"]}"\n}}\n'
+        + nats_auth.authorization_block(users.server_users())
     )
 
 
@@ -172,7 +246,18 @@ def weed_argv(binary: Path, layout: Layout, ports: Mapping[str, int]) -> list[st
 
 
 def nats_url(ports: Mapping[str, int]) -> str:
+    """The address alone, fit for messages; clients need ``service_nats_url``."""
     return f"nats://{processes.LOOPBACK}:{ports['nats']}"
+
+
+def service_nats_url(layout: Layout, ports: Mapping[str, int]) -> str:
+    account = nats_users(layout).service
+    return nats_auth.with_credentials(nats_url(ports), account.user, account.password)
+
+
+def fleet_nats_url(layout: Layout, ports: Mapping[str, int]) -> str:
+    account = nats_users(layout).fleet
+    return nats_auth.with_credentials(nats_url(ports), account.user, account.password)
 
 
 def s3_endpoint(ports: Mapping[str, int]) -> str:
@@ -299,7 +384,7 @@ def find_binary(name: str) -> Path:
 def spawn(layout: Layout, name: str, binary: Path, ports: Mapping[str, int]) -> int:
     """Write the server's config, then start it detached; its output goes to its log."""
     if name == NATS:
-        layout.nats_conf.write_text(nats_config(layout, ports))
+        write_nats_config(layout, ports, nats_users(layout))
         argv = [str(binary), "-c", str(layout.nats_conf)]
     else:
         argv = weed_argv(binary, layout, ports)

@@ -119,6 +119,28 @@ def prepare_nats(
     run_async(loop)
 
 
+def wait_nats_login(url: str, *, deadline: float) -> None:
+    """Wait until ``url``'s credentials are accepted (a reloaded configuration applies
+    asynchronously after SIGHUP)."""
+
+    async def loop() -> None:
+        last: BaseException | None = None
+        while time.monotonic() < deadline:
+            try:
+                nc = await _connect(url, 1.0)
+            except (*_NATS_ERRORS, TimeoutError) as exc:
+                last = exc
+                await asyncio.sleep(0.05)
+                continue
+            await nc.close()
+            return
+        raise ServiceError(
+            f"NATS at {bus.redact(url)} did not accept the new user: {describe(last)}"
+        )
+
+    run_async(loop)
+
+
 def probe_nats(url: str, timeout: float) -> NatsProbe:
     """One try: connect, ask JetStream, count the messages of each stream."""
 

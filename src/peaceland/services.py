@@ -22,7 +22,8 @@ from typing import Literal
 
 import msgspec
 
-from peaceland import embedded, processes
+from peaceland import embedded, nats_auth, processes
+from peaceland.bus import redact, report_subject
 from peaceland.config import (
     Secret,
     ServicesState,
@@ -32,17 +33,20 @@ from peaceland.config import (
 )
 from peaceland.embedded import ALL_PORTS, KINDS, NATS, SERVICES, WEED, Layout
 from peaceland.errors import ConfigError, NotRunningError, ServiceError
-from peaceland.probes import prepare_nats, prepare_s3, probe_nats, probe_s3
+from peaceland.model import valid_drone_id
+from peaceland.probes import prepare_nats, prepare_s3, probe_nats, probe_s3, wait_nats_login
 
 __all__ = [
     "ALL_PORTS",
     "NATS",
     "SERVICES",
     "WEED",
+    "DroneCredentials",
     "Health",
     "ServiceStatus",
     "UpReport",
     "down",
+    "enroll_drone",
     "kill_service",
     "start_services",
     "status",
@@ -57,6 +61,8 @@ DEFAULT_START_TIMEOUT_S = 60.0
 # gRPC stop, so a clean weed shutdown takes about 16 s.
 DEFAULT_STOP_GRACE_S = 30.0
 LOCK_TIMEOUT_S = 120.0
+# How long nats-server may take to apply a reloaded configuration (a new drone user).
+RELOAD_TIMEOUT_S = 10.0
 # What `up` stops, after a failure, of the servers it had just started.
 ROLLBACK_GRACE_S = 5.0
 
@@ -147,7 +153,7 @@ def start_services(
             for name in to_start:
                 pids[name] = embedded.spawn(layout, name, binaries[name], used)
                 started.append(name)
-            new_state = _state(settings, used, pids, access, secret)
+            new_state = _state(settings, layout, used, pids, access, secret)
             _prepare(settings, layout, new_state, pids, time.monotonic() + timeout)
         except BaseException:
             if started:
@@ -181,14 +187,22 @@ def _ports_of_running(
 
 def _state(
     settings: Settings,
+    layout: Layout,
     ports: Mapping[str, int],
     pids: Mapping[str, int],
     access: str,
     secret: Secret,
 ) -> ServicesState:
     host = processes.LOOPBACK
+    if settings.nats_url:
+        nats_url = settings.nats_url
+        drone_nats_url = settings.drone_nats_url or settings.nats_url
+    else:
+        nats_url = embedded.service_nats_url(layout, ports)
+        drone_nats_url = embedded.fleet_nats_url(layout, ports)
     return ServicesState(
-        nats_url=settings.nats_url or embedded.nats_url(ports),
+        nats_url=nats_url,
+        drone_nats_url=drone_nats_url,
         s3_endpoint=settings.s3_endpoint or embedded.s3_endpoint(ports),
         s3_bucket=settings.s3_bucket,
         s3_access_key=access,
@@ -259,6 +273,57 @@ def stop_services(settings: Settings, *, grace: float = DEFAULT_STOP_GRACE_S) ->
     return pids
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class DroneCredentials:
+    """What ``peaceland drone enroll`` hands to one drone (shown once, never stored)."""
+
+    drone_id: str
+    user: str
+    password: str
+    nats_url: str
+    inbox_prefix: str
+    subject: str
+    mqtt_url: str | None
+
+
+def enroll_drone(settings: Settings, drone_id: str) -> DroneCredentials:
+    """Give ``drone_id`` its own NATS user (a new password if it was enrolled before) and
+    reload the running server's configuration; only the password's hash is kept."""
+    if not valid_drone_id(drone_id):
+        raise ConfigError(f"invalid drone id {drone_id!r}: 1-64 of A-Z a-z 0-9 _ -")
+    if settings.nats_url:
+        raise ConfigError(
+            "NATS is external (PEACELAND_NATS_URL): add the drone's user to that server's "
+            "configuration; docs/security.md lists the permissions a drone needs"
+        )
+    layout = Layout.of(settings)
+    with processes.exclusive_lock(layout.root / ".lock", LOCK_TIMEOUT_S):
+        state = embedded.read_state(layout)
+        pid = embedded.find(layout, NATS, state)
+        if state is None or pid is None:
+            raise NotRunningError(f"NATS is not running in {layout.root}; run `peaceland up`")
+        users = embedded.nats_users(layout)
+        password = nats_auth.new_password()
+        drones = {**users.drones, drone_id: nats_auth.hash_password(password)}
+        users = dataclasses.replace(users, drones=drones)
+        embedded.write_nats_users(layout, users)
+        embedded.write_nats_config(layout, state.ports, users)
+        processes.signal_all([pid], signal.SIGHUP)  # nats-server reloads its configuration
+    user = nats_auth.drone_user(drone_id)
+    url = nats_auth.with_credentials(embedded.nats_url(state.ports), user, password)
+    wait_nats_login(url, deadline=time.monotonic() + RELOAD_TIMEOUT_S)
+    log.info("enrolled drone %s (NATS user %s)", drone_id, user)
+    return DroneCredentials(
+        drone_id=drone_id,
+        user=user,
+        password=password,
+        nats_url=url,
+        inbox_prefix=nats_auth.drone_inbox_prefix(drone_id),
+        subject=report_subject(drone_id),
+        mqtt_url=state.mqtt_url,
+    )
+
+
 def kill_service(settings: Settings, name: str, sig: signal.Signals = signal.SIGKILL) -> int:
     """Send ``sig`` (default SIGKILL) to one embedded server and wait for it; returns its pid.
 
@@ -296,7 +361,9 @@ def _nats_status(
 ) -> ServiceStatus:
     external = settings.nats_url is not None
     pid = None if external else embedded.find(layout, NATS, state)
-    url = settings.nats_url or (embedded.nats_url(ports) if "nats" in ports else None)
+    url = settings.nats_url or (
+        embedded.service_nats_url(layout, ports) if "nats" in ports else None
+    )
     endpoints = {}
     if not external and "mqtt" in ports:
         endpoints = {
@@ -304,12 +371,12 @@ def _nats_status(
             "monitor": f"http://{processes.LOOPBACK}:{ports['nats_monitor']}",
         }
     if url is None or (not external and pid is None):
-        return ServiceStatus(NATS, "stopped", url, endpoints=endpoints)
+        return ServiceStatus(NATS, "stopped", url and redact(url), endpoints=endpoints)
     probe = probe_nats(url, timeout)
     return ServiceStatus(
         NATS,
         "running" if probe.error is None else "unhealthy",
-        url,
+        redact(url),
         pid=pid,
         external=external,
         detail=probe.error or "",

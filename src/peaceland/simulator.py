@@ -27,10 +27,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from nats.aio.client import Client as NatsClient
-from nats.js.errors import APIError
 
 from peaceland import bus
-from peaceland.errors import ConfigError, ServiceError
+from peaceland.errors import ConfigError
 from peaceland.fleet import (
     DEFAULT_BAD_RATE,
     DEFAULT_POPULATION,
@@ -140,7 +139,9 @@ ProgressCallback = Callable[[SimulationSummary], None]
 
 
 async def connect(nats_url: str) -> NatsClient:
-    return await asyncio.wait_for(bus.connect(nats_url, "peaceland-simulate"), 10.0)
+    # Drone credentials: replies under the drones' inbox prefix, the only one they may use.
+    connecting = bus.connect(nats_url, "peaceland-simulate", inbox_prefix=bus.DEFAULT_INBOX_PREFIX)
+    return await asyncio.wait_for(connecting, 10.0)
 
 
 async def run_simulation(
@@ -159,12 +160,10 @@ async def run_simulation(
     seed = options.seed if options.seed is not None else random.SystemRandom().getrandbits(32)
     start = options.start or datetime.now(UTC).replace(microsecond=0)
     fleet = Fleet(options.fleet_config(seed), start)
+    # The streams are created by `peaceland up` and by every service; drone credentials may
+    # not create them.
     nc = await connect(nats_url)
     try:
-        try:
-            await bus.create_missing_streams(nc.jetstream())
-        except APIError as exc:
-            raise ServiceError(f"cannot create the streams: {exc.description}") from None
         window = BatchWindow(
             nc, nc.jetstream(), max_in_flight=options.max_in_flight, ack_timeout=options.ack_timeout
         )

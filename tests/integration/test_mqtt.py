@@ -6,7 +6,7 @@ import asyncio
 import json
 import uuid
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import nats
 import paho.mqtt.client as mqtt
@@ -18,13 +18,16 @@ from peaceland.bus import REPORTS_STREAM
 pytestmark = pytest.mark.slow
 
 
-def publish_over_mqtt(url: str, topic: str, payloads: list[bytes]) -> None:
+def publish_over_mqtt(url: str, topic: str, payloads: list[bytes], credentials_url: str) -> None:
+    """Publish with QoS 1 as the user of ``credentials_url`` (MQTT shares NATS's users)."""
     parts = urlsplit(url)
+    creds = urlsplit(credentials_url)
     client = mqtt.Client(
         CallbackAPIVersion.VERSION2,
         client_id="test-" + uuid.uuid4().hex[:8],
         protocol=mqtt.MQTTv311,
     )
+    client.username_pw_set(unquote(creds.username or ""), unquote(creds.password or ""))
     client.connect(parts.hostname or "127.0.0.1", parts.port or 1883)
     client.loop_start()
     try:
@@ -54,7 +57,11 @@ async def test_mqtt_reports_land_in_the_reports_stream(stack: Any) -> None:
     ]
     assert stack.state.mqtt_url
     await asyncio.to_thread(
-        publish_over_mqtt, stack.state.mqtt_url, f"peaceland/reports/{drone}", payloads
+        publish_over_mqtt,
+        stack.state.mqtt_url,
+        f"peaceland/reports/{drone}",
+        payloads,
+        stack.state.drone_nats_url,
     )
     nc = await nats.connect(stack.endpoints.nats_url)
     try:

@@ -85,13 +85,21 @@ def sleeper() -> Iterator[subprocess.Popen[bytes]]:
 
 def test_nats_config_is_jetstream_on_synced_files_with_mqtt(tmp_path: Path) -> None:
     layout = embedded.Layout(tmp_path)
-    text = embedded.nats_config(layout, {"nats": 1, "nats_monitor": 2, "mqtt": 3})
+    layout.dir("nats").mkdir(parents=True)
+    users = embedded.nats_users(layout)
+    text = embedded.nats_config(layout, {"nats": 1, "nats_monitor": 2, "mqtt": 3}, users)
     assert "sync_interval: always" in text
     assert f'store_dir: "{tmp_path}/nats/store"' in text
     assert 'listen: "127.0.0.1:1"' in text
     assert 'http: "127.0.0.1:2"' in text
     assert 'mqtt {\n  listen: "127.0.0.1:3"' in text
     assert "server_name" in text
+    # No anonymous access; only bcrypt hashes of the passwords are in the file.
+    assert "authorization {" in text
+    assert users.service.password not in text
+    assert users.fleet.password not in text
+    assert users.service.password_hash in text
+    assert users.fleet.password_hash in text
 
 
 def test_weed_sets_every_port_binds_loopback_and_sends_no_telemetry(tmp_path: Path) -> None:
@@ -189,7 +197,7 @@ def test_cli_up_status_down_and_up_again_on_the_same_data(tmp_path: Path) -> Non
     shown = {s["name"]: s for s in json.loads(as_json.stdout)}
     assert {s["health"] for s in shown.values()} == {"running"}
     assert shown["nats"]["pid"] == raw["pids"]["nats"]
-    assert set(shown["nats"]["streams"]) == {"REPORTS", "ALERTS", "DEADLETTER"}
+    assert set(shown["nats"]["streams"]) == {"REPORTS", "ALERTS", "DEADLETTER", "AUDIT"}
     outputs += [table.stdout + table.stderr, as_json.stdout + as_json.stderr]
 
     settings = stack_settings(data)
@@ -351,7 +359,7 @@ def test_a_second_up_leaves_healthy_servers_alone(stack: Stack) -> None:
     assert {s.health for s in statuses.values()} == {"running"}
     assert statuses["nats"].pid == stack.state.pids["nats"]
     assert statuses["nats"].streams is not None
-    assert set(statuses["nats"].streams) == {"REPORTS", "ALERTS", "DEADLETTER"}
+    assert set(statuses["nats"].streams) == {"REPORTS", "ALERTS", "DEADLETTER", "AUDIT"}
 
 
 @pytest.mark.slow
