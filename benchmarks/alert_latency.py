@@ -44,8 +44,9 @@ from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.js.errors import NotFoundError
 
-from benchmarks.common import machine, private_stack, write_results
+from benchmarks.common import api_headers, machine, private_stack, write_results
 from benchmarks.sse_probe import SseProbe
+from peaceland.access import Role
 from peaceland.bus import MSG_ID_HEADER, REPORTS_STREAM, report_subject
 from peaceland.model import decode_alert
 from peaceland.processes import free_port
@@ -127,7 +128,8 @@ class Probe:
         self.lag_samples: list[int] = []
 
     async def run(self, duration: float, settle: float) -> dict[str, Any]:
-        async with aiohttp.ClientSession() as session:
+        headers = await api_headers(self.nats_url, Role.VIEWER)
+        async with aiohttp.ClientSession(headers=headers) as session:
             sse = SseProbe(session, self.sse_url) if self.sse_url else None
             if sse is not None:
                 await sse.start()

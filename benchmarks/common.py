@@ -10,6 +10,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from importlib.metadata import version
 from pathlib import Path
@@ -18,9 +19,24 @@ from typing import Any
 import msgspec
 
 from peaceland import services
+from peaceland.access import Role
+from peaceland.bus import connect
 from peaceland.config import Endpoints, Settings, load_settings, resolve_endpoints
+from peaceland.token_store import TokenStore
 
 RESULTS_DIR = Path(__file__).parent / "results"
+
+
+async def api_headers(nats_url: str, role: Role) -> dict[str, str]:
+    """The ``Authorization`` header of a new API token of ``role`` (a unique name)."""
+    nc = await connect(nats_url, "bench-token")
+    try:
+        store = await TokenStore.open(nc.jetstream())
+        name = f"bench-{role.value}-{uuid.uuid4().hex[:8]}"
+        token, _ = await store.create(name, role, "benchmarks")
+        return {"Authorization": f"Bearer {token}"}
+    finally:
+        await nc.close()
 
 
 def machine() -> dict[str, Any]:

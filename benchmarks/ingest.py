@@ -26,7 +26,15 @@ from typing import Any
 import aiohttp
 import nats
 
-from benchmarks.common import component, machine, median, private_stack, write_results
+from benchmarks.common import (
+    api_headers,
+    component,
+    machine,
+    median,
+    private_stack,
+    write_results,
+)
+from peaceland.access import Role
 from peaceland.bus import MSG_ID_HEADER
 from peaceland.fleet import Fleet, FleetConfig, SimulatedReport
 from peaceland.processes import free_port
@@ -70,7 +78,9 @@ async def simulator(nats_url: str, count: int) -> float:
     return summary.rate
 
 
-async def gateway(url: str, count: int, batch_size: int, concurrency: int) -> float:
+async def gateway(
+    url: str, headers: dict[str, str], count: int, batch_size: int, concurrency: int
+) -> float:
     batch = reports(count)
     bodies = [
         b"[" + b",".join(r.payload for r in batch[i : i + batch_size]) + b"]"
@@ -83,7 +93,7 @@ async def gateway(url: str, count: int, batch_size: int, concurrency: int) -> fl
         queue.put_nowait(body)
     accepted = 0
     connector = aiohttp.TCPConnector(limit=concurrency)
-    async with aiohttp.ClientSession(connector=connector) as http:
+    async with aiohttp.ClientSession(connector=connector, headers=headers) as http:
 
         async def worker() -> None:
             nonlocal accepted
@@ -128,14 +138,15 @@ async def run(count: int, repeat: int) -> dict[str, list[float]]:
         with component(["gateway", "--port", str(port)], settings.data_dir):
             url = f"http://127.0.0.1:{port}"
             await wait_healthy(url)
+            headers = await api_headers(endpoints.nats_url, Role.DRONE)
             for round_ in range(1, repeat + 1):
                 # Interleaved, so a slow moment of the machine hits every candidate alike.
                 rates["nats_publish_async"].append(
                     await bare_publish_async(endpoints.nats_url, count)
                 )
-                rates["simulator"].append(await simulator(endpoints.nats_url, count))
-                rates["gateway_single"].append(await gateway(url, count // 10, 1, 32))
-                rates["gateway_batch_500"].append(await gateway(url, count, 500, 4))
+                rates["simulator"].append(await simulator(endpoints.publisher_url, count))
+                rates["gateway_single"].append(await gateway(url, headers, count // 10, 1, 32))
+                rates["gateway_batch_500"].append(await gateway(url, headers, count, 500, 4))
                 print(
                     f"round {round_}: "
                     + ", ".join(f"{k} {v[-1]:,.0f}/s" for k, v in rates.items()),

@@ -35,7 +35,8 @@ import msgspec
 import nats
 from nats.aio.msg import Msg
 
-from benchmarks.common import component, machine, private_stack, write_results
+from benchmarks.common import api_headers, component, machine, private_stack, write_results
+from peaceland.access import Role
 from peaceland.bus import ALERTS_PREFIX, MSG_ID_HEADER, alert_subject
 from peaceland.model import Alert, encode_alert, format_raised_at
 from peaceland.processes import free_port
@@ -129,7 +130,8 @@ async def measure(nats_url: str, stream_url: str, count: int, interval: float) -
         core.setdefault(msgspec.json.decode(msg.data, type=Alert).alert_id, time.perf_counter())
 
     await nc.subscribe(ALERTS_PREFIX + PROBE_DRONE, cb=on_core)
-    async with aiohttp.ClientSession() as session:
+    headers = await api_headers(nats_url, Role.VIEWER)
+    async with aiohttp.ClientSession(headers=headers) as session:
         probe = SseProbe(session, stream_url)
         await probe.start()
         sent: dict[str, float] = {}

@@ -8,6 +8,7 @@ Both are always torn down with ``services.down``, also when the test or ``up`` f
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import os
@@ -17,7 +18,10 @@ from pathlib import Path
 import pytest
 
 from peaceland import services
+from peaceland.access import Role
+from peaceland.bus import connect
 from peaceland.config import Endpoints, ServicesState, Settings, load_settings, resolve_endpoints
+from peaceland.token_store import TokenStore
 
 # Test data is thrown away: no need to wait for weed's 16 s graceful stop.
 TEARDOWN_GRACE_S = 2.0
@@ -25,12 +29,21 @@ TEARDOWN_GRACE_S = 2.0
 
 @dataclasses.dataclass(frozen=True)
 class Stack:
-    """A running pair of embedded servers and how to reach them."""
+    """A running pair of embedded servers and how to reach them, with one API token per
+    role (``token("viewer")``, ``auth("admin")`` for the header)."""
 
     data_dir: Path
     settings: Settings
     state: ServicesState
     endpoints: Endpoints
+    tokens: dict[str, str] = dataclasses.field(default_factory=dict)
+
+    def token(self, role: str) -> str:
+        return self.tokens[role]
+
+    def auth(self, role: str = "admin") -> dict[str, str]:
+        """The ``Authorization`` header of the role's token."""
+        return {"Authorization": f"Bearer {self.tokens[role]}"}
 
     def env(self, **extra: str) -> dict[str, str]:
         """Environment for a ``peaceland`` subprocess that uses this stack."""
@@ -45,6 +58,19 @@ class Stack:
         return dataclasses.replace(self, state=state, endpoints=resolve_endpoints(self.settings))
 
 
+async def create_role_tokens(nats_url: str) -> dict[str, str]:
+    """One API token per role, named ``test-<role>``."""
+    nc = await connect(nats_url, "peaceland-test-tokens")
+    try:
+        store = await TokenStore.open(nc.jetstream())
+        tokens = {}
+        for role in Role:
+            tokens[role.value], _ = await store.create(f"test-{role.value}", role, "tests")
+        return tokens
+    finally:
+        await nc.close()
+
+
 def stack_settings(data_dir: Path) -> Settings:
     """Settings for ``data_dir`` alone: ignores the developer's PEACELAND_* and peaceland.toml."""
     return load_settings(environ={}, cwd=data_dir, data_dir=data_dir)
@@ -55,7 +81,8 @@ def running_stack(data_dir: Path) -> Iterator[Stack]:
     settings = stack_settings(data_dir)
     try:
         state = services.up(settings, prefer_default_ports=False)
-        yield Stack(data_dir, settings, state, resolve_endpoints(settings))
+        tokens = asyncio.run(create_role_tokens(state.nats_url))
+        yield Stack(data_dir, settings, state, resolve_endpoints(settings), tokens)
     finally:
         services.down(settings, grace=TEARDOWN_GRACE_S)
 

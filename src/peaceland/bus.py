@@ -26,11 +26,11 @@ log = logging.getLogger(__name__)
 REPORTS_STREAM = "REPORTS"
 ALERTS_STREAM = "ALERTS"
 DEADLETTER_STREAM = "DEADLETTER"
+AUDIT_STREAM = "AUDIT"
 
 REPORTS_PREFIX = "peaceland.reports."
 ALERTS_PREFIX = "peaceland.alerts."
 DEADLETTER_PREFIX = "peaceland.deadletter."
-
 AUDIT_PREFIX = "peaceland.audit."
 
 #: Reply subjects of Peaceland's own services: drones may subscribe to ``_INBOX.`` subjects
@@ -38,6 +38,7 @@ AUDIT_PREFIX = "peaceland.audit."
 SERVICE_INBOX_PREFIX = "_PEACELAND_INBOX"
 #: nats-py's default, the only prefix the fleet role may subscribe under.
 DEFAULT_INBOX_PREFIX = "_INBOX"
+
 ERROR_HEADER = "Peaceland-Error"
 MSG_ID_HEADER = "Nats-Msg-Id"
 
@@ -57,6 +58,9 @@ class StreamSpec:
     max_age_s: float
     max_bytes: int
     description: str
+    #: No message can be deleted or purged, and a full stream refuses new ones rather than
+    #: dropping old ones (the audit log).
+    append_only: bool = False
 
 
 # Retention: REPORTS is a buffer in front of the archive, not the archive itself; 7 days (or
@@ -66,6 +70,10 @@ STREAMS: tuple[StreamSpec, ...] = (
     StreamSpec(ALERTS_STREAM, (ALERTS_PREFIX + ">",), 30 * DAY_S, 50 * 2**30, "alerts raised"),
     StreamSpec(
         DEADLETTER_STREAM, (DEADLETTER_PREFIX + ">",), 30 * DAY_S, 50 * 2**30, "invalid input"
+    ),
+    # Kept forever (max_age 0); at ~300 bytes an entry, 10 GiB is tens of millions of actions.
+    StreamSpec(
+        AUDIT_STREAM, (AUDIT_PREFIX + ">",), 0.0, 10 * 2**30, "officer actions", append_only=True
     ),
 )
 
@@ -96,7 +104,9 @@ def stream_config(spec: StreamSpec, replicas: int = 1) -> js_api.StreamConfig:
         max_msg_size=MAX_PAYLOAD_BYTES * 16,
         num_replicas=replicas,
         duplicate_window=DUPLICATE_WINDOW_S,
-        discard=js_api.DiscardPolicy.OLD,
+        discard=js_api.DiscardPolicy.NEW if spec.append_only else js_api.DiscardPolicy.OLD,
+        deny_delete=spec.append_only,
+        deny_purge=spec.append_only,
         # Atomic batches are stored with one fsync: see peaceland.publishing.
         allow_atomic=True,
     )
@@ -176,9 +186,15 @@ async def connect(
             reconnect_time_wait=0.1,
             connect_timeout=connect_timeout,
             error_cb=quiet,
+            inbox_prefix=inbox_prefix,
         )
     except (OSError, TimeoutError, nats.errors.Error) as exc:
         reason = str(exc) or type(exc).__name__
+        if "authorization" in reason.lower():
+            raise ServiceError(
+                f"NATS at {redact(url)} refused the credentials ({reason}); check the "
+                "user and password in the URL"
+            ) from None
         raise ServiceError(
             f"cannot reach NATS at {redact(url)} ({reason}); is `peaceland up` running?"
         ) from None
@@ -186,15 +202,9 @@ async def connect(
 
     async def on_error(exc: Exception) -> None:
         log.warning("nats: %s", exc)
-            inbox_prefix=inbox_prefix,
 
     client: list[NatsClient] = []
 
-        if "authorization" in reason.lower():
-            raise ServiceError(
-                f"NATS at {redact(url)} refused the credentials ({reason}); check the "
-                "user and password in the URL"
-            ) from None
     async def on_disconnect() -> None:
         if client and (client[0].is_closed or client[0].is_draining):
             return  # our own close or drain, not an outage
@@ -213,6 +223,7 @@ async def connect(
         error_cb=on_error,
         disconnected_cb=on_disconnect,
         reconnected_cb=on_reconnect,
+        inbox_prefix=inbox_prefix,
     )
     client.append(nc)
     return nc
@@ -223,7 +234,6 @@ class OutMessage:
     subject: str
     payload: bytes
     msg_id: str | None = None
-        inbox_prefix=inbox_prefix,
     headers: Mapping[str, str] | None = None
 
     def all_headers(self) -> dict[str, str] | None:

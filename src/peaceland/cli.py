@@ -858,6 +858,7 @@ def _incident_action(
 
     import msgspec
 
+    from peaceland import audit_log
     from peaceland.bus import connect
     from peaceland.config import resolve_endpoints
     from peaceland.incident_store import IncidentStore
@@ -872,8 +873,14 @@ def _incident_action(
     async def act() -> Any:
         nc = await connect(nats_url, "peaceland-alerts")
         try:
-            store = await IncidentStore.open(nc.jetstream())
-            return await store.act(incident_id, action, request.by, request.note)  # type: ignore[arg-type]
+            js = nc.jetstream()
+            store = await IncidentStore.open(js)
+            done = await store.act(incident_id, action, request.by, request.note)  # type: ignore[arg-type]
+            actor = audit_log.cli_actor()
+            await audit_log.record(
+                js, audit_log.entry(actor, "operator", f"incident.{action}", incident_id)
+            )
+            return done
         finally:
             await nc.drain()
 
@@ -1104,3 +1111,13 @@ def sql_command(
     finally:
         con.close()
     write_result(result, fmt, sys.stdout)  # type: ignore[arg-type]
+
+
+def _add_access_commands() -> None:
+    from peaceland.cli_access import COMMANDS
+
+    for command in COMMANDS:
+        cli.add_command(command)
+
+
+_add_access_commands()

@@ -82,3 +82,11 @@ class InvalidTimeRange(AnalyticsError, ValueError):
 
 class QueryError(AnalyticsError, ValueError):
     """DuckDB refused or failed the query; the message is DuckDB's, on one line."""
+
+
+class AccessError(PeacelandError):
+    """Tokens and roles: an unknown token name, a name taken twice, a bad role."""
+
+
+class UnknownToken(AccessError, LookupError):
+    pass

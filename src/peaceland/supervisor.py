@@ -21,6 +21,7 @@ import time
 import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Final
 
 from nats.js import JetStreamContext
 from prometheus_client.parser import text_string_to_metric_families
@@ -28,10 +29,12 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from peaceland import bus, services
+from peaceland import audit_log, bus, services
+from peaceland.access import Role
 from peaceland.config import Settings, resolve_endpoints
 from peaceland.consumer import ConsumerSpec, consumer_lag
 from peaceland.processes import free_port
+from peaceland.token_store import TokenStore
 
 log = logging.getLogger(__name__)
 
@@ -231,6 +234,22 @@ class Supervisor:
                 await child.start(self.env)
 
 
+#: The demo's dashboard login: a dispatcher token, replaced at every demo start.
+DEMO_LOGIN: Final = "demo-console"
+
+
+async def _console_token(settings: Settings) -> str:
+    nc = await bus.connect(resolve_endpoints(settings).nats_url, "peaceland-demo")
+    try:
+        js = nc.jetstream()
+        actor = audit_log.cli_actor()
+        token, _ = await (await TokenStore.open(js)).replace(DEMO_LOGIN, Role.DISPATCHER, actor)
+        await audit_log.record(js, audit_log.entry(actor, "operator", "token.create", DEMO_LOGIN))
+        return token
+    finally:
+        await nc.close()
+
+
 def run_foreground(settings: Settings, *, demo: bool = False) -> None:
     """Start servers and components, supervise until Ctrl-C / SIGTERM, stop everything."""
     console = Console()
@@ -245,8 +264,16 @@ def run_foreground(settings: Settings, *, demo: bool = False) -> None:
         components.append(("webhooks",))
     if demo:
         components.append(("simulate", *DEMO_FLEET))
-    url = f"http://{settings.http_host}:{settings.http_port}"
-    console.print(f"dashboard: [bold]{url}/[/bold]")
+    scheme = "https" if settings.http_tls_cert else "http"
+    url = f"{scheme}://{settings.http_host}:{settings.http_port}"
+    if demo:
+        token = asyncio.run(_console_token(settings))
+        console.print(
+            f"dashboard: [bold]{url}/#token={token}[/bold]  (logs you in as {DEMO_LOGIN})"
+        )
+    else:
+        console.print(f"dashboard: [bold]{url}/[/bold]")
+        console.print("log in with a token: peaceland token create --role dispatcher NAME")
     console.print(f"gateway: {url}/api/v1/reports · health {url}/healthz · {url}/metrics")
     console.print(f"logs: {settings.data_dir / 'logs'} · Ctrl-C stops everything")
     supervisor = Supervisor(settings, components)

@@ -12,9 +12,11 @@ import nats
 import pytest
 from aiohttp import ClientSession
 from aiohttp.test_utils import TestServer
+from alert_helpers import api_token
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 
+from peaceland.access import Role
 from peaceland.bus import (
     DEADLETTER_STREAM,
     ERROR_HEADER,
@@ -22,7 +24,7 @@ from peaceland.bus import (
     REPORTS_STREAM,
     ensure_streams,
 )
-from peaceland.web.gateway import create_gateway_app
+from peaceland.web.app import WebOptions, create_app
 
 pytestmark = pytest.mark.slow
 
@@ -52,11 +54,11 @@ async def subject_count(js: JetStreamContext, stream: str, subject: str) -> int:
 
 
 class Gateway:
-    def __init__(self, url: str, nc: NatsClient) -> None:
+    def __init__(self, url: str, nc: NatsClient, token: str) -> None:
         self.url = url
         self.nc = nc
         self.js = nc.jetstream()
-        self.http = ClientSession()
+        self.http = ClientSession(headers={"Authorization": f"Bearer {token}"})
 
     async def post(self, body: bytes | Any) -> tuple[int, dict[str, Any]]:
         data = body if isinstance(body, bytes) else json.dumps(body).encode()
@@ -67,9 +69,10 @@ class Gateway:
 @asynccontextmanager
 async def start_gateway(nats_url: str) -> AsyncIterator[Gateway]:
     nc = await nats.connect(nats_url)
-    server = TestServer(create_gateway_app(nc, BODY_LIMIT), host="127.0.0.1")
+    app = await create_app(nc, BODY_LIMIT, WebOptions(incident_builder=None))
+    server = TestServer(app, host="127.0.0.1")
     await server.start_server()
-    gw = Gateway(str(server.make_url("")).rstrip("/"), nc)
+    gw = Gateway(str(server.make_url("")).rstrip("/"), nc, await api_token(nc, Role.DRONE))
     try:
         yield gw
     finally:

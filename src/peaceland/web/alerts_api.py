@@ -27,6 +27,7 @@ from peaceland.alert_query import parse_alert_query, parse_incident_query
 from peaceland.errors import IllegalTransition, UnknownIncident
 from peaceland.incident_store import IncidentStore
 from peaceland.incidents import Action, Status, decode_request
+from peaceland.web.auth import audited
 from peaceland.web.responses import json_error, json_response
 
 MAX_BODY_BYTES: Final = 16 * 1024
@@ -113,7 +114,7 @@ async def _transition(request: web.Request, action: Action) -> web.Response:
         return json_error(404, str(exc))
     except IllegalTransition as exc:
         return json_error(409, str(exc))
-    return json_response(200, incident)
+    return await audited(request, f"incident.{action}", incident_id, json_response(200, incident))
 
 
 async def ack_incident(request: web.Request) -> web.Response:

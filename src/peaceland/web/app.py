@@ -10,6 +10,10 @@ Routes (see each module):
 * ``web.drones_api``  ``GET /api/v1/drones/active?minutes=&limit=`` (the fleet view)
 * ``web.dashboard``   ``/`` (the officers' dashboard), ``/static/``, ``GET /api/v1/config``
 * ``web.metrics_api`` ``GET /metrics`` (Prometheus), ``GET /readyz``
+* ``web.sql_api``     ``POST /api/v1/sql`` (read-only SQL over the archive)
+* ``web.limits``      the per-client rate limit on every ``/api/v1/*`` route (429)
+* ``web.auth``        the token check on every ``/api/v1/*`` route; ``/api/v1/session``,
+  ``/api/v1/tokens``, ``/api/v1/audit``
 
 Background work started and stopped with the application: the SSE feed (one ordered consumer
 on ALERTS per process) and the incident builder (durable ``incidents`` on ALERTS, shared by all
@@ -35,7 +39,9 @@ from peaceland.config import DEFAULT_ALERT_THRESHOLD, Settings, resolve_endpoint
 from peaceland.incident_builder import BuilderOptions, IncidentBuilder
 from peaceland.incident_store import IncidentStore
 from peaceland.metrics import counters_collector
+from peaceland.token_store import TokenStore
 from peaceland.web.alerts_api import add_alert_routes
+from peaceland.web.auth import add_auth
 from peaceland.web.dashboard import add_dashboard_routes
 from peaceland.web.drones_api import add_drone_routes
 from peaceland.web.gateway import COUNTERS_KEY, add_gateway_routes
@@ -65,6 +71,10 @@ class WebOptions:
 
 
 BUILDER_KEY: Final = web.AppKey("incident_builder", IncidentBuilder)
+    #: The session cookie's ``Secure`` flag: off only behind plain HTTP on a trusted network.
+    secure_cookie: bool = True
+    #: Requests per client on ``/api/v1/*`` (``None``: not limited; ``run_web`` uses settings).
+    rate_limit: RateLimit | None = None
 
 
 async def create_app(
@@ -79,7 +89,10 @@ async def create_app(
     app = web.Application(client_max_size=max_body_bytes)
     add_gateway_routes(app, nc, max_body_bytes)
     add_alert_routes(app, js, store)
+    tokens = await TokenStore.open(js, options.replicas)
     add_sse_routes(app, js, options.sse_heartbeat_s)
+    add_rate_limits(app, options.rate_limit)
+    add_auth(app, js, tokens, secure_cookie=options.secure_cookie)
     add_stats_routes(app, options.archive, options.alert_threshold)
     add_drone_routes(app, js)
     add_dashboard_routes(app, options.map_tiles_url, options.alert_threshold)

@@ -129,9 +129,3 @@ def add_gateway_routes(app: web.Application, nc: NatsClient, max_body_bytes: int
     app[COUNTERS_KEY] = IngestCounters()
     app.router.add_post("/api/v1/reports", post_reports)
     app.router.add_get("/healthz", healthz)
-
-
-def create_gateway_app(nc: NatsClient, max_body_bytes: int) -> web.Application:
-    app = web.Application(client_max_size=max_body_bytes)
-    add_gateway_routes(app, nc, max_body_bytes)
-    return app

@@ -1,0 +1,144 @@
+"""API tokens in a JetStream key-value bucket, ``TOKENS``: shared by every gateway process.
+
+Key: the token's SHA-256 (hex); value: a ``TokenRecord`` (name, role, who created it, when).
+The token itself is never stored. Lookups are cached for ``CACHE_S`` seconds per process, so
+a revoked token stops working everywhere within that time (at once in the revoking process);
+misses are cached too, so a flood of bad tokens costs no bucket reads.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Final
+
+import msgspec
+from nats.js import JetStreamContext
+from nats.js import api as js_api
+from nats.js.errors import BadRequestError, BucketNotFoundError, KeyNotFoundError, NoKeysError
+from nats.js.kv import KeyValue
+
+from peaceland.access import (
+    TOKEN_NAME_RULE,
+    Role,
+    TokenRecord,
+    new_token,
+    token_hash,
+    valid_token_name,
+)
+from peaceland.errors import AccessError, UnknownToken
+
+log = logging.getLogger(__name__)
+
+BUCKET: Final = "TOKENS"
+CACHE_S: Final = 5.0
+CACHE_ENTRIES: Final = 10_000
+
+_decode = msgspec.json.Decoder(TokenRecord).decode
+_encode = msgspec.json.Encoder().encode
+
+
+async def open_bucket(js: JetStreamContext, replicas: int = 1) -> KeyValue:
+    """Bind to ``TOKENS``, creating it when missing. Safe when several processes race."""
+    try:
+        return await js.key_value(BUCKET)
+    except BucketNotFoundError:
+        pass
+    config = js_api.KeyValueConfig(
+        bucket=BUCKET,
+        description="API tokens: SHA-256 of each token -> name and role",
+        history=1,
+        replicas=replicas,
+        storage=js_api.StorageType.FILE,
+    )
+    try:
+        return await js.create_key_value(config)
+    except BadRequestError:
+        return await js.key_value(BUCKET)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+class TokenStore:
+    def __init__(
+        self, kv: KeyValue, *, cache_s: float = CACHE_S, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.kv = kv
+        self.cache_s = cache_s
+        self.clock = clock
+        self._cache: OrderedDict[str, tuple[float, TokenRecord | None]] = OrderedDict()
+
+    @classmethod
+    async def open(cls, js: JetStreamContext, replicas: int = 1) -> TokenStore:
+        return cls(await open_bucket(js, replicas))
+
+    async def create(self, name: str, role: Role, created_by: str) -> tuple[str, TokenRecord]:
+        """A new token for ``name`` (unique); returns the token, shown once, and its record."""
+        if not valid_token_name(name):
+            raise AccessError(f"invalid token name {name!r}: {TOKEN_NAME_RULE}")
+        if any(record.name == name for _, record in await self._all()):
+            raise AccessError(f"a token named {name!r} exists; revoke it first")
+        token = new_token()
+        record = TokenRecord(name=name, role=role, created_at=_now(), created_by=created_by)
+        await self.kv.create(token_hash(token), _encode(record))
+        return token, record
+
+    async def replace(self, name: str, role: Role, created_by: str) -> tuple[str, TokenRecord]:
+        """A new token for ``name``, revoking the one it had (e.g. the demo's console)."""
+        with contextlib.suppress(UnknownToken):
+            await self.revoke(name)
+        return await self.create(name, role, created_by)
+
+    async def records(self) -> list[TokenRecord]:
+        return sorted((record for _, record in await self._all()), key=lambda r: r.name)
+
+    async def revoke(self, name: str) -> TokenRecord:
+        for key, record in await self._all():
+            if record.name == name:
+                await self.kv.purge(key)
+                self._cache.pop(key, None)
+                return record
+        raise UnknownToken(f"no token named {name!r}")
+
+    async def lookup(self, token: str) -> TokenRecord | None:
+        """The record of a presented token, ``None`` when it is unknown or revoked."""
+        key = token_hash(token)
+        now = self.clock()
+        cached = self._cache.get(key)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        try:
+            entry = await self.kv.get(key)
+            record = _decode(entry.value) if entry.value else None
+        except KeyNotFoundError:
+            record = None
+        except msgspec.DecodeError:
+            log.error("token record %s… is corrupt; refusing it", key[:12])
+            record = None
+        self._cache[key] = (now + self.cache_s, record)
+        self._cache.move_to_end(key)
+        while len(self._cache) > CACHE_ENTRIES:
+            self._cache.popitem(last=False)
+        return record
+
+    async def _all(self) -> list[tuple[str, TokenRecord]]:
+        try:
+            keys = await self.kv.keys()
+        except NoKeysError:
+            return []
+        found = []
+        for key in keys:
+            try:
+                entry = await self.kv.get(key)
+            except KeyNotFoundError:
+                continue
+            if entry.value:
+                record: TokenRecord = _decode(entry.value)
+                found.append((key, record))
+        return found
