@@ -1,6 +1,7 @@
 """The DuckDB catalog: the contract's views over the Parquet archive on S3.
 
-    connect(source=None, *, key_prefix="", since=None, until=None) -> DuckDBPyConnection
+    connect(source=None, *, key_prefix="", since=None, until=None, locked=False)
+        -> DuckDBPyConnection
 
 The connection is in-memory DuckDB with the ``httpfs`` extension loaded from the installed
 PyPI package ``duckdb-extension-httpfs`` (never downloaded: automatic install and load of
@@ -19,6 +20,11 @@ after compaction rewrites an hour into one file, and while both copies briefly c
 to the partitions of that range (``timerange.scan_plan``): only those folders are listed and
 read. Without them the views cover the whole archive and a ``WHERE ts ...`` reads every file's
 metadata; pass the range to ``connect`` for time-bounded work on a large archive.
+
+``locked=True`` (for SQL that arrives over HTTP) then locks the connection down
+(``lock_down``): no local files, no network but the archive's S3 prefix, no extension install
+or load, no configuration change. The views keep working; everything else fails with a
+``duckdb.PermissionException`` or ``duckdb.InvalidInputException``.
 
 A kind with no file yet (a fresh archive) gets an empty view of the same columns and types.
 Views over globs are re-listed at each query, so new objects show up in a long-lived
@@ -140,11 +146,13 @@ def connect(
     key_prefix: str = "",
     since: datetime | None = None,
     until: datetime | None = None,
+    locked: bool = False,
 ) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection with the views ``reports``, ``sightings`` and ``alerts``.
 
     ``source``: settings, endpoints or an ``Archive``; ``None`` reads ``PEACELAND_*`` and
-    ``peaceland.toml`` like the CLI. Raises ``StoreError`` when S3 cannot be read.
+    ``peaceland.toml`` like the CLI. ``locked``: see ``lock_down``; use it whenever the SQL
+    comes from someone else. Raises ``StoreError`` when S3 cannot be read.
     """
     archive = archive_from(source, key_prefix)
     time_range = TimeRange(since, until)
@@ -157,6 +165,8 @@ def connect(
         con.execute("SET TimeZone = 'UTC'")
         con.execute(secret_sql(archive.endpoints))
         define_views(con, archive, time_range)
+        if locked:
+            lock_down(con, archive)
     except duckdb.Error as exc:
         con.close()
         raise StoreError(f"cannot read the archive {archive.location}: {one_line(exc)}") from None
@@ -164,6 +174,39 @@ def connect(
         con.close()
         raise
     return con
+
+
+#: Set in this order by ``lock_down``: the allow-list must be in place before external access
+#: is switched off, and nothing can change once the configuration is locked.
+LOCK_DOWN_SETTINGS: Final = (
+    "allow_community_extensions = false",
+    "allow_unsigned_extensions = false",
+    "autoinstall_known_extensions = false",
+    "autoload_known_extensions = false",
+    "python_enable_replacements = false",
+    "enable_external_access = false",
+    "lock_configuration = true",
+)
+
+
+def lock_down(con: duckdb.DuckDBPyConnection, archive: Archive) -> None:
+    """Confine ``con`` to reading the archive, for SQL written by someone else.
+
+    Once the views are defined (``httpfs`` loaded, the S3 secret created): only paths under
+    the archive root (``s3://bucket/prefix/``) stay readable (``allowed_directories``); local
+    files, other buckets and URLs, ``COPY ... TO``, ``ATTACH`` of a file, ``EXPORT``,
+    ``INSTALL``, persistent secrets and ``LOAD`` of anything not built in are refused
+    (``enable_external_access = false``); Python objects are never scanned as tables; and
+    ``SET`` / ``RESET`` of any option fail (``lock_configuration``), so none of this can be
+    undone. What stays possible lives and dies with the in-memory connection: temporary
+    tables, ``LOAD`` of a built-in extension (a no-op) and a session-only ``CREATE SECRET``.
+    Such a secret could send the reads of the allowed paths to another S3 endpoint, so code
+    that runs SQL from others also accepts only queries (``web.sql_api``: one ``SELECT`` or
+    ``EXPLAIN``).
+    """
+    con.execute(f"SET allowed_directories = [{_quote(archive.root)}]")
+    for setting in LOCK_DOWN_SETTINGS:
+        con.execute(f"SET {setting}")
 
 
 def secret_sql(endpoints: Endpoints, name: str = "peaceland_s3") -> str:

@@ -223,12 +223,15 @@ def run_stat(
     name: str,
     time_range: TimeRange | None = None,
     params: Mapping[str, float | int] | None = None,
+    *,
+    locked: bool = False,
 ) -> Result:
     """Statistic ``name`` over ``time_range`` (default: all time); ``params`` override the
-    defaults (e.g. ``{"threshold": 15}``)."""
+    defaults (e.g. ``{"threshold": 15}``); ``locked``: on a locked-down connection
+    (``catalog.lock_down``), as the HTTP API runs them."""
     stat = get_stat(name)
     time_range = time_range or TimeRange()
-    con = connect(archive, since=time_range.since, until=time_range.until)
+    con = connect(archive, since=time_range.since, until=time_range.until, locked=locked)
     try:
         return run_query(con, stat.sql, stat_params(stat, params))
     finally:

@@ -46,7 +46,9 @@ from peaceland.web.dashboard import add_dashboard_routes
 from peaceland.web.drones_api import add_drone_routes
 from peaceland.web.gateway import COUNTERS_KEY, add_gateway_routes
 from peaceland.web.metrics_api import add_metrics_routes
-from peaceland.web.server import serve
+from peaceland.web.openapi_api import add_openapi_routes
+from peaceland.web.server import serve, tls_context
+from peaceland.web.sql_api import add_sql_routes
 from peaceland.web.sse import HEARTBEAT_S, add_sse_routes
 from peaceland.web.stats_api import add_stats_routes
 
@@ -95,6 +97,7 @@ async def create_app(
     add_auth(app, js, tokens, secure_cookie=options.secure_cookie)
     add_stats_routes(app, options.archive, options.alert_threshold)
     add_drone_routes(app, js)
+    add_sql_routes(app, options.archive)
     add_dashboard_routes(app, options.map_tiles_url, options.alert_threshold)
     collectors = [counters_collector("gateway", app[COUNTERS_KEY])]
     if options.incident_builder is not None:

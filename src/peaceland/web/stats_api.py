@@ -9,7 +9,8 @@
 
 Errors are ``{"error": "..."}``: 400 for a bad time or parameter, 404 for an unknown statistic,
 503 when the archive cannot be read. Queries run in worker threads (DuckDB releases the GIL),
-at most ``MAX_CONCURRENT`` at a time so statistics never starve ingest.
+at most ``MAX_CONCURRENT`` at a time so statistics never starve ingest, on locked-down
+connections (``catalog.lock_down``).
 """
 
 from __future__ import annotations
@@ -62,7 +63,9 @@ async def get_stat(request: web.Request) -> web.Response:
     params = {"threshold": request.app[THRESHOLD_KEY]}
     try:
         async with request.app[LIMIT_KEY]:
-            result = await asyncio.to_thread(run_stat, archive, name, time_range, params)
+            result = await asyncio.to_thread(
+                run_stat, archive, name, time_range, params, locked=True
+            )
     except ServiceError as exc:
         return json_error(503, str(exc))
     except AnalyticsError as exc:
