@@ -25,6 +25,9 @@ DEFAULT_BUCKET = "peaceland"
 DEFAULT_ALERT_THRESHOLD = 20
 DEFAULT_HTTP_PORT = 8080
 DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
+# Requests per second and burst per client on /api/v1/* (docs/operations.md, "HTTP controls").
+DEFAULT_RATE_LIMIT_PER_S = 5000.0
+DEFAULT_RATE_LIMIT_BURST = 10_000
 SERVICES_FILE = "services.json"
 # Archive flushes: a batch is written at this many rows or payload bytes, or at this age
 # (seconds), whichever comes first; a report is queryable within about 12 s.
@@ -69,11 +72,11 @@ class Secret:
 class Settings:
     data_dir: Path = DEFAULT_DATA_DIR
     nats_url: str | None = None
+    #: With an external ``nats_url``: the credentials drones' publishers use (default: nats_url).
+    drone_nats_url: str | None = None
     s3_endpoint: str | None = None
     s3_bucket: str = DEFAULT_BUCKET
     s3_access_key: str | None = None
-    #: With an external ``nats_url``: the credentials drones' publishers use (default: nats_url).
-    drone_nats_url: str | None = None
     s3_secret_key: Secret | None = None
     alert_threshold: int = DEFAULT_ALERT_THRESHOLD
     http_host: str = "127.0.0.1"
@@ -95,11 +98,18 @@ class Settings:
     #: Map tiles for the dashboard, e.g. ``https://tiles.example/{z}/{x}/{y}.png``; without it
     #: the map shows the country outlines shipped with the product (works offline).
     map_tiles_url: str | None = None
+    #: Token bucket per client on /api/v1/*; 0 in either switches the limit off.
+    rate_limit_per_s: float = DEFAULT_RATE_LIMIT_PER_S
+    rate_limit_burst: int = DEFAULT_RATE_LIMIT_BURST
+    #: PEM certificate chain and private key: the gateway serves HTTPS (both or neither).
+    http_tls_cert: Path | None = None
+    http_tls_key: Path | None = None
 
 
 _ENV_FIELDS: dict[str, str] = {
     "PEACELAND_DATA_DIR": "data_dir",
     "PEACELAND_NATS_URL": "nats_url",
+    "PEACELAND_DRONE_NATS_URL": "drone_nats_url",
     "PEACELAND_S3_ENDPOINT": "s3_endpoint",
     "PEACELAND_S3_BUCKET": "s3_bucket",
     "PEACELAND_S3_ACCESS_KEY": "s3_access_key",
@@ -109,7 +119,6 @@ _ENV_FIELDS: dict[str, str] = {
     "PEACELAND_HTTP_PORT": "http_port",
     "PEACELAND_MAX_BODY_BYTES": "max_body_bytes",
     "PEACELAND_LOG_LEVEL": "log_level",
-    "PEACELAND_DRONE_NATS_URL": "drone_nats_url",
     "PEACELAND_METRICS_PORT": "metrics_port",
     "PEACELAND_ARCHIVE_MAX_ROWS": "archive_max_rows",
     "PEACELAND_ARCHIVE_MAX_BYTES": "archive_max_bytes",
@@ -120,6 +129,10 @@ _ENV_FIELDS: dict[str, str] = {
     "PEACELAND_WEBHOOK_URLS": "webhook_urls",
     "PEACELAND_WEBHOOK_SECRET": "webhook_secret",
     "PEACELAND_MAP_TILES_URL": "map_tiles_url",
+    "PEACELAND_RATE_LIMIT_PER_S": "rate_limit_per_s",
+    "PEACELAND_RATE_LIMIT_BURST": "rate_limit_burst",
+    "PEACELAND_HTTP_TLS_CERT": "http_tls_cert",
+    "PEACELAND_HTTP_TLS_KEY": "http_tls_key",
 }
 _INT_FIELDS = {
     "alert_threshold",
@@ -129,6 +142,7 @@ _INT_FIELDS = {
     "archive_max_rows",
     "archive_max_bytes",
     "compact_target_bytes",
+    "rate_limit_burst",
 }
 _POSITIVE_FIELDS = {
     "archive_max_rows",
@@ -141,8 +155,16 @@ _SECONDS_FIELDS = {"archive_max_age_s", "compact_grace_s", "compact_delete_after
 
 
 def _coerce(name: str, raw: Any, origin: str) -> Any:
-    if name == "data_dir":
+    if name in ("data_dir", "http_tls_cert", "http_tls_key"):
         return Path(str(raw))
+    if name == "rate_limit_per_s":
+        try:
+            rate = float(raw)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{origin}: {raw!r} is not a number of requests per second") from None
+        if not 0 <= rate < float("inf"):
+            raise ConfigError(f"{origin}: must be 0 (no limit) or a positive number, got {raw!r}")
+        return rate
     if name in ("s3_secret_key", "webhook_secret"):
         return Secret(str(raw))
     if name == "webhook_urls":
@@ -173,6 +195,8 @@ def _coerce(name: str, raw: Any, origin: str) -> Any:
             raise ConfigError(f"{origin}: body limit must be at least 65536 bytes, got {value}")
         if name in _POSITIVE_FIELDS and value < 1:
             raise ConfigError(f"{origin}: must be at least 1, got {value}")
+        if name == "rate_limit_burst" and value < 0:
+            raise ConfigError(f"{origin}: must be 0 (no limit) or more, got {value}")
         return value
     if not isinstance(raw, str):
         raise ConfigError(f"{origin}: expected a string, got {raw!r}")
@@ -240,6 +264,11 @@ def load_settings(
     for name, raw in overrides.items():
         if raw is not None:
             values[name] = _coerce(name, raw, f"--{name.replace('_', '-')}")
+    if ("http_tls_cert" in values) != ("http_tls_key" in values):
+        raise ConfigError(
+            "HTTPS needs both PEACELAND_HTTP_TLS_CERT and PEACELAND_HTTP_TLS_KEY "
+            "(http_tls_cert / http_tls_key): set both or neither"
+        )
     return Settings(**values)
 
 
@@ -251,6 +280,8 @@ class ServicesState(msgspec.Struct, kw_only=True):
     s3_bucket: str
     s3_access_key: str
     s3_secret_key: str
+    #: The fleet role: may only publish reports (simulator, tests, trusted relays).
+    drone_nats_url: str | None = None
     mqtt_url: str | None = None
     nats_monitor_url: str | None = None
     pids: dict[str, int] = msgspec.field(default_factory=dict)
@@ -280,8 +311,6 @@ def write_services_state(data_dir: Path, state: ServicesState) -> Path:
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as fh:
         fh.write(msgspec.json.format(msgspec.json.encode(state)))
-    #: The fleet role: may only publish reports (simulator, tests, trusted relays).
-    drone_nats_url: str | None = None
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
@@ -298,6 +327,12 @@ class Endpoints:
     s3_access_key: str
     s3_secret_key: Secret
     mqtt_url: str | None = None
+    #: Publishing reports only (the fleet role); ``nats_url`` when no narrower one is known.
+    drone_nats_url: str = ""
+
+    @property
+    def publisher_url(self) -> str:
+        return self.drone_nats_url or self.nats_url
 
 
 def resolve_endpoints(settings: Settings) -> Endpoints:
@@ -325,15 +360,9 @@ def resolve_endpoints(settings: Settings) -> Endpoints:
         s3_access_key=access,
         s3_secret_key=secret,
         mqtt_url=state.mqtt_url if state and settings.nats_url is None else None,
-    )
-    #: Publishing reports only (the fleet role); ``nats_url`` when no narrower one is known.
-    drone_nats_url: str = ""
-
-    @property
-    def publisher_url(self) -> str:
-        return self.drone_nats_url or self.nats_url
         drone_nats_url=(
             settings.drone_nats_url
             or (state.drone_nats_url if state and settings.nats_url is None else None)
             or ""
         ),
+    )

@@ -45,6 +45,7 @@ from peaceland.web.auth import add_auth
 from peaceland.web.dashboard import add_dashboard_routes
 from peaceland.web.drones_api import add_drone_routes
 from peaceland.web.gateway import COUNTERS_KEY, add_gateway_routes
+from peaceland.web.limits import RateLimit, add_rate_limits
 from peaceland.web.metrics_api import add_metrics_routes
 from peaceland.web.openapi_api import add_openapi_routes
 from peaceland.web.server import serve, tls_context
@@ -70,13 +71,13 @@ class WebOptions:
     archive: Archive | None = None
     alert_threshold: int = DEFAULT_ALERT_THRESHOLD
     map_tiles_url: str | None = None  # the dashboard map's tiles (None: offline outlines)
-
-
-BUILDER_KEY: Final = web.AppKey("incident_builder", IncidentBuilder)
     #: The session cookie's ``Secure`` flag: off only behind plain HTTP on a trusted network.
     secure_cookie: bool = True
     #: Requests per client on ``/api/v1/*`` (``None``: not limited; ``run_web`` uses settings).
     rate_limit: RateLimit | None = None
+
+
+BUILDER_KEY: Final = web.AppKey("incident_builder", IncidentBuilder)
 
 
 async def create_app(
@@ -88,17 +89,18 @@ async def create_app(
     js = nc.jetstream()
     await create_missing_streams(js, options.replicas)
     store = await IncidentStore.open(js, options.replicas)
-    app = web.Application(client_max_size=max_body_bytes)
-    add_gateway_routes(app, nc, max_body_bytes)
-    add_alert_routes(app, js, store)
     tokens = await TokenStore.open(js, options.replicas)
-    add_sse_routes(app, js, options.sse_heartbeat_s)
+    app = web.Application(client_max_size=max_body_bytes)
     add_rate_limits(app, options.rate_limit)
     add_auth(app, js, tokens, secure_cookie=options.secure_cookie)
+    add_gateway_routes(app, nc, max_body_bytes)
+    add_alert_routes(app, js, store)
+    add_sse_routes(app, js, options.sse_heartbeat_s)
     add_stats_routes(app, options.archive, options.alert_threshold)
-    add_drone_routes(app, js)
     add_sql_routes(app, options.archive)
+    add_drone_routes(app, js)
     add_dashboard_routes(app, options.map_tiles_url, options.alert_threshold)
+    add_openapi_routes(app)
     collectors = [counters_collector("gateway", app[COUNTERS_KEY])]
     if options.incident_builder is not None:
         builder = IncidentBuilder(nc, store, options.incident_builder)
@@ -150,7 +152,11 @@ async def run_web(
             )
         if options.map_tiles_url is None:
             options = dataclasses.replace(options, map_tiles_url=settings.map_tiles_url)
+        if options.rate_limit is None:
+            limit = RateLimit(settings.rate_limit_per_s, settings.rate_limit_burst)
+            options = dataclasses.replace(options, rate_limit=limit)
+        ssl_context = tls_context(settings.http_tls_cert, settings.http_tls_key)
         app = await create_app(nc, settings.max_body_bytes, options)
-        await serve(app, settings.http_host, settings.http_port, stop)
+        await serve(app, settings.http_host, settings.http_port, stop, ssl_context)
     finally:
         await nc.drain()

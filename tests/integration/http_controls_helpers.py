@@ -1,0 +1,63 @@
+"""Shared by the tests of the HTTP controls: the full web app on a test server, on the session
+stack, and one way to call it with the right credentials."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import msgspec
+from aiohttp import ClientSession
+from aiohttp.test_utils import TestServer
+from multidict import CIMultiDictProxy
+
+from peaceland.bus import connect
+from peaceland.web.app import WebOptions, create_app
+
+BODY_LIMIT = 256 * 1024
+
+
+def auth_headers(stack: Any, role: str | None = "admin") -> dict[str, str]:
+    """The ``Authorization`` header of the stack's token for ``role`` (``None``: no header)."""
+    token: Callable[[str], str] | None = getattr(stack, "token", None)
+    if role is None or token is None:
+        return {}
+    return {"Authorization": f"Bearer {token(role)}"}
+
+
+class Client:
+    def __init__(self, url: str, http: ClientSession, stack: Any) -> None:
+        self.url = url
+        self.http = http
+        self.stack = stack
+
+    async def call(
+        self, method: str, path: str, body: Any = None, *, role: str | None = "admin"
+    ) -> tuple[int, Any, CIMultiDictProxy[str]]:
+        """``body``: bytes as they are, anything else as JSON. Answers (status, JSON, headers)."""
+        data = body if body is None or isinstance(body, bytes) else msgspec.json.encode(body)
+        headers = auth_headers(self.stack, role)
+        async with self.http.request(method, self.url + path, data=data, headers=headers) as r:
+            answer = await r.json() if r.content_type == "application/json" else await r.text()
+            return r.status, answer, r.headers
+
+
+@contextlib.asynccontextmanager
+async def served(
+    stack: Any, options: WebOptions, prepare: Callable[[Any], None] | None = None
+) -> AsyncIterator[Client]:
+    """The app of ``create_app`` on a test server; ``prepare(app)`` runs before it starts."""
+    nc = await connect(stack.state.nats_url, "peaceland-test-http-controls")
+    app = await create_app(nc, BODY_LIMIT, options)
+    if prepare is not None:
+        prepare(app)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    http = ClientSession()
+    try:
+        yield Client(str(server.make_url("")).rstrip("/"), http, stack)
+    finally:
+        await http.close()
+        await server.close()
+        await nc.drain()
