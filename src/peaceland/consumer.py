@@ -17,11 +17,6 @@ from nats.js.errors import NotFoundError
 
 log = logging.getLogger(__name__)
 
-# nats-py pull subscriptions are known to stall after a server restart: fetches time out
-# while the consumer has messages pending. After this long without a message while the
-# server reports pending ones, the subscription is re-created.
-STALL_AFTER_S = 5.0
-
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class ConsumerSpec:
