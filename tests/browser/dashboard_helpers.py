@@ -3,7 +3,8 @@
 ``Pipeline`` runs ``peaceland gateway``, ``alerter`` and ``archiver`` as subprocesses on a
 private stack (the gateway can be stopped and started again on the same port), and seeds it
 once with ``peaceland simulate`` so every page has data. Alerts published by a test go straight
-to ``ALERTS``, as the alerter publishes them.
+to ``ALERTS``, as the alerter publishes them. The stack's API tokens (``test-<role>``) log the
+browser in and let the tests ask the API what the server holds.
 """
 
 from __future__ import annotations
@@ -43,8 +44,20 @@ SCREENSHOTS: Final = Path(__file__).resolve().parents[2] / "docs" / "screenshots
 STOP_GRACE_S: Final = 10.0
 
 
-def get_json(url: str, timeout: float = 5.0) -> Any:
-    with urllib.request.urlopen(url, timeout=timeout) as resp:
+def get_json(url: str, token: str | None = None, timeout: float = 5.0) -> Any:
+    """GET ``url`` as JSON, with ``Authorization: Bearer <token>`` when one is given."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    request = urllib.request.Request(url, headers=headers)
+    with urllib.request.urlopen(request, timeout=timeout) as resp:
+        return json.loads(resp.read())
+
+
+def call_json(url: str, method: str, token: str, body: Any = None) -> Any:
+    """Another method than GET, with a token; the answer's JSON."""
+    data = None if body is None else json.dumps(body).encode()
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    request = urllib.request.Request(url, data=data, headers=headers, method=method)
+    with urllib.request.urlopen(request, timeout=5.0) as resp:
         return json.loads(resp.read())
 
 
@@ -65,16 +78,32 @@ def wait_until(check: Any, timeout: float, what: str, interval: float = 0.2) -> 
 class Pipeline:
     """The product's long-running components on one stack, as subprocesses."""
 
-    def __init__(self, env: dict[str, str], nats_url: str, logs: Path) -> None:
+    def __init__(
+        self, env: dict[str, str], nats_url: str, logs: Path, tokens: dict[str, str]
+    ) -> None:
         self.port = free_port()
         self.env = {**env, "PEACELAND_HTTP_PORT": str(self.port), "PEACELAND_ARCHIVE_MAX_AGE": "1"}
         self.nats_url = nats_url
         self.logs = logs
+        self.tokens = tokens
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    def token(self, role: str) -> str:
+        return self.tokens[role]
+
+    def api(self, path: str, role: str = "admin") -> Any:
+        """``GET /api/v1/<path>`` with the role's token."""
+        return get_json(f"{self.url}/api/v1/{path}", self.tokens[role])
+
+    def incident_of(self, citizen: str) -> dict[str, Any] | None:
+        """The server's open or acknowledged incident of ``citizen``, if it has one."""
+        listed = self.api("incidents?status=open,acknowledged&limit=1000", "viewer")
+        found = [i for i in listed["incidents"] if i["citizen"] == citizen]
+        return found[0] if found else None
 
     def start(self, name: str, *args: str) -> None:
         with (self.logs / f"{name}.log").open("ab") as log:

@@ -33,6 +33,16 @@ export class Analytics {
     }
   }
 
+  /** Clears the charts (the session ended); the next `show()` reads them again. */
+  forget() {
+    this.generation++;
+    this.loaded = false;
+    for (const card of this.cards?.values() ?? []) card.drawn?.destroy();
+    this.cards = null;
+    byId("stats").replaceChildren();
+    byId("range-message").textContent = "";
+  }
+
   /** Reads the picker; null (with the reason shown) when the range is not usable. */
   range() {
     const message = byId("range-message");

@@ -98,7 +98,8 @@ export class LiveConsole {
       p.where,
       p.when,
       p.state,
-      el("div", { class: "incident-actions" }, p.note, p.ack, p.resolve),
+      // Shown to the roles that may act (dispatcher, admin); the server checks anyway.
+      el("div", { class: "incident-actions can-dispatch" }, p.note, p.ack, p.resolve),
     );
     return node;
   }
@@ -151,8 +152,14 @@ export class LiveConsole {
       node.parts.note.value = "";
       this.store.putIncident(updated);
     } catch (error) {
-      this.report(`Could not ${action === "ack" ? "acknowledge" : "resolve"} ` +
-        `the incident of ${incident.citizen}: ${error.message}`);
+      const verb = action === "ack" ? "acknowledge" : "resolve";
+      if (error.status === 403) {
+        this.report(`You may not ${verb} incidents: your login's role only lets you watch ` +
+          `(${error.message}). Ask for a dispatcher token.`);
+        return;
+      }
+      if (error.status === 401) return; // the session ended: the login view is back
+      this.report(`Could not ${verb} the incident of ${incident.citizen}: ${error.message}`);
       if (error.status === 409) this.refresh();
     } finally {
       node.busy = false;

@@ -26,6 +26,18 @@ export class FleetView {
     clearTimeout(this.timer);
   }
 
+  /** Clears what was shown (the session ended); the next `show()` reads it again. */
+  forget() {
+    this.hide();
+    this.rows.clear();
+    byId("drones-body").replaceChildren();
+    for (const id of ["kpi-active", "kpi-rate", "kpi-tracked"]) setText(id, "–");
+    setText("fleet-status", "");
+    setText("fleet-chart-note", "");
+    this.chart?.destroy();
+    this.chart = null;
+  }
+
   async poll() {
     clearTimeout(this.timer);
     if (!this.visible) return;

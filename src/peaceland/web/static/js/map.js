@@ -46,6 +46,15 @@ export class LiveMap {
     this.timer = null;
   }
 
+  /** Removes every marker (the session ended); the next `show()` draws afresh. */
+  forget() {
+    for (const marker of [...this.incidents.values(), ...this.drones.values()]) marker.remove();
+    this.incidents.clear();
+    this.drones.clear();
+    this.fitted = false;
+    setText("map-status", "");
+  }
+
   drawIncidents() {
     if (this.map === null) return;
     const L = window.L;

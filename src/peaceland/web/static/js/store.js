@@ -71,7 +71,25 @@ export class Store extends EventTarget {
   /** One incident as the server answered an ack or resolve. */
   putIncident(incident) {
     this.incidents.set(incident.citizen, incident);
-    this.#changed({ incidents: true });
+    this.#changed({ incidents: true, put: true });
+  }
+
+  /** How many incidents seen on the stream the server has not reported yet. */
+  provisionalCount() {
+    let n = 0;
+    for (const incident of this.incidents.values()) {
+      if (incident.provisional && ACTIVE.has(incident.status)) n++;
+    }
+    return n;
+  }
+
+  /** Forgets everything (the session ended). */
+  clear() {
+    this.alerts.clear();
+    this.incidents.clear();
+    this.fresh.clear();
+    this.lastSeq = 0;
+    this.#changed({ cleared: true });
   }
 
   activeIncidents() {
