@@ -144,6 +144,8 @@ class TokenRecord(msgspec.Struct, frozen=True, kw_only=True):
     role: Role
     created_at: str
     created_by: str
+    #: A drone token bound to one drone: it may only send that drone's reports.
+    drone_id: str | None = None
 
 
 class Caller(msgspec.Struct, frozen=True):
@@ -151,3 +153,4 @@ class Caller(msgspec.Struct, frozen=True):
 
     name: str
     role: Role
+    drone_id: str | None = None

@@ -94,8 +94,14 @@ def token_group() -> None:
 @token_group.command("create")
 @_data_dir_option
 @click.option("--role", type=ROLE_CHOICE, required=True, help="What the token may do.")
+@click.option(
+    "--drone",
+    "drone_id",
+    default=None,
+    help="Bind a drone token to this drone: reports of any other drone are refused.",
+)
 @click.argument("name")
-def token_create_command(data_dir: Path | None, role: str, name: str) -> None:
+def token_create_command(data_dir: Path | None, role: str, drone_id: str | None, name: str) -> None:
     """Create an API token; prints the token alone on stdout (only its hash is stored).
 
     \b
@@ -107,11 +113,13 @@ def token_create_command(data_dir: Path | None, role: str, name: str) -> None:
     \b
     Example:
       TOKEN=$(peaceland token create --role dispatcher desk-1)
+      peaceland token create --role drone --drone pw-0042 pw-0042
     """
     from peaceland import audit_log
 
     async def work(store: Any, js: Any) -> str:
-        token, _ = await store.create(name, Role(role), created_by=audit_log.cli_actor())
+        actor = audit_log.cli_actor()
+        token, _ = await store.create(name, Role(role), created_by=actor, drone_id=drone_id)
         item = audit_log.entry(audit_log.cli_actor(), "operator", "token.create", name)
         await audit_log.record(js, item)
         return str(token)
@@ -133,7 +141,8 @@ def token_list_command(data_dir: Path | None, as_json: bool) -> None:
         click.echo(msgspec.json.format(msgspec.json.encode(records)).decode())
         return
     for r in records:
-        click.echo(f"{r.name:<24} {r.role:<11} {r.created_at}  by {r.created_by}")
+        bound = f"  drone {r.drone_id}" if r.drone_id else ""
+        click.echo(f"{r.name:<24} {r.role:<11} {r.created_at}  by {r.created_by}{bound}")
     if not records:
         click.echo("no tokens; create one with `peaceland token create --role ROLE NAME`")
 

@@ -31,17 +31,26 @@ class IngestPlan:
     is_batch: bool
 
 
-def plan_item(payload: bytes, source: str) -> OutMessage | tuple[OutMessage, str]:
-    """A report message for a valid payload, else the dead letter and its reason."""
+def plan_item(
+    payload: bytes, source: str, drone_id: str | None = None
+) -> OutMessage | tuple[OutMessage, str]:
+    """A report message for a valid payload, else the dead letter and its reason.
+
+    ``drone_id``: the only drone the sender may speak for (a token bound to one drone).
+    """
     try:
         report = decode_report(payload)
     except InvalidReport as exc:
         return deadletter_message(source, payload, exc.reason), exc.reason
+    if drone_id is not None and report.drone_id != drone_id:
+        reason = f"drone_id {report.drone_id!r} is not this sender's drone {drone_id!r}"
+        return deadletter_message(source, payload, reason), reason
     return OutMessage(report_subject(report.drone_id), payload, msg_id=report.report_id)
 
 
-def plan_body(body: bytes, source: str) -> IngestPlan:
-    """Split a body (one report or a JSON array of them) and classify each item."""
+def plan_body(body: bytes, source: str, drone_id: str | None = None) -> IngestPlan:
+    """Split a body (one report or a JSON array of them) and classify each item; with
+    ``drone_id``, reports of any other drone are refused."""
     try:
         items = split_batch(body)
     except InvalidReport as exc:
@@ -54,7 +63,7 @@ def plan_body(body: bytes, source: str) -> IngestPlan:
     deadletters: list[OutMessage] = []
     errors: list[ItemError] = []
     for index, item in enumerate(items):
-        planned = plan_item(item, source)
+        planned = plan_item(item, source, drone_id)
         if isinstance(planned, OutMessage):
             reports.append(planned)
             indexes.append(index)

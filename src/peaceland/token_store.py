@@ -31,6 +31,7 @@ from peaceland.access import (
     valid_token_name,
 )
 from peaceland.errors import AccessError, UnknownToken
+from peaceland.model import valid_drone_id
 
 log = logging.getLogger(__name__)
 
@@ -78,14 +79,23 @@ class TokenStore:
     async def open(cls, js: JetStreamContext, replicas: int = 1) -> TokenStore:
         return cls(await open_bucket(js, replicas))
 
-    async def create(self, name: str, role: Role, created_by: str) -> tuple[str, TokenRecord]:
-        """A new token for ``name`` (unique); returns the token, shown once, and its record."""
+    async def create(
+        self, name: str, role: Role, created_by: str, *, drone_id: str | None = None
+    ) -> tuple[str, TokenRecord]:
+        """A new token for ``name`` (unique); returns the token, shown once, and its record.
+        ``drone_id`` binds a drone token to one drone."""
         if not valid_token_name(name):
             raise AccessError(f"invalid token name {name!r}: {TOKEN_NAME_RULE}")
+        if drone_id is not None and (role is not Role.DRONE or not valid_drone_id(drone_id)):
+            raise AccessError(
+                f"only a drone token can be bound to a drone, by a valid id: {drone_id!r}"
+            )
         if any(record.name == name for _, record in await self._all()):
             raise AccessError(f"a token named {name!r} exists; revoke it first")
         token = new_token()
-        record = TokenRecord(name=name, role=role, created_at=_now(), created_by=created_by)
+        record = TokenRecord(
+            name=name, role=role, created_at=_now(), created_by=created_by, drone_id=drone_id
+        )
         await self.kv.create(token_hash(token), _encode(record))
         return token, record
 

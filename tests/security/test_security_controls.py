@@ -463,3 +463,33 @@ def test_drone_credentials_url_has_the_fleet_user(stack: Any) -> None:
     parts = urlsplit(stack.state.drone_nats_url)
     assert unquote(parts.username or "") == "fleet"
     assert urlsplit(stack.state.nats_url).username == "peaceland"
+
+
+async def test_a_drone_token_bound_to_one_drone_cannot_send_for_another(
+    stack: Any, api: Api
+) -> None:
+    drone = "bound-" + uuid.uuid4().hex[:6]
+    other = "other-" + uuid.uuid4().hex[:6]
+    status, created = await api.call(
+        "POST",
+        "/api/v1/tokens",
+        stack.token("admin"),
+        {"name": drone, "role": "drone", "drone_id": drone},
+    )
+    assert status == 201, created
+    token = created["token"]
+    body = [json.loads(report(drone, 2)), json.loads(report(other, 2))]
+    status, answer = await api.call("POST", "/api/v1/reports", token, body)
+    assert status == 202, answer
+    assert answer["accepted"] == 1
+    assert answer["errors"] == [
+        {"index": 1, "error": f"drone_id {other!r} is not this sender's drone {drone!r}"}
+    ]
+    status, answer = await api.call(
+        "POST",
+        "/api/v1/tokens",
+        stack.token("admin"),
+        {"name": drone + "-v", "role": "viewer", "drone_id": drone},
+    )
+    assert status == 422
+    assert "only a drone token" in answer["error"]

@@ -86,3 +86,13 @@ def test_any_bytes_become_exactly_one_outcome_per_item(body: bytes) -> None:
     assert outcomes >= 1
     assert len(plan.errors) == len(plan.deadletters)
     assert sorted(plan.report_indexes + [e.index for e in plan.errors]) == list(range(outcomes))
+
+
+def test_a_sender_bound_to_one_drone_gets_other_drones_reports_dead_lettered() -> None:
+    mine = b'{"drone_id":"d1","ts":"2026-11-28T10:00:00Z","lat":1,"lon":2,"citizens":[],"words":[]}'
+    other = mine.replace(b'"d1"', b'"d2"')
+    plan = plan_body(b"[" + mine + b"," + other + b"]", "gateway", drone_id="d1")
+    assert [m.subject for m in plan.reports] == ["peaceland.reports.d1"]
+    assert [e.index for e in plan.errors] == [1]
+    assert plan.errors[0].error == "drone_id 'd2' is not this sender's drone 'd1'"
+    assert plan.deadletters[0].payload == other

@@ -14,8 +14,9 @@ Routes:
 
 * ``POST /api/v1/session`` ``{"token": ...}`` → sets the cookie; ``GET`` → who is logged in;
   ``DELETE`` → clears it.
-* ``GET /api/v1/tokens``, ``POST /api/v1/tokens`` ``{"name", "role"}`` (the token is in the
-  answer, once), ``DELETE /api/v1/tokens/<name>`` — admin only.
+* ``GET /api/v1/tokens``, ``POST /api/v1/tokens`` ``{"name", "role", "drone_id"?}`` (the
+  token is in the answer, once; ``drone_id`` binds a drone token to that drone),
+  ``DELETE /api/v1/tokens/<name>`` — admin only.
 * ``GET /api/v1/audit?limit=`` — the audit log, newest first; admin only.
 """
 
@@ -97,7 +98,7 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
         return json_error(403, "cross-origin request refused")
     if not allows(record.role, needed):
         return json_error(403, f"the {record.role} role may not {request.method} {request.path}")
-    request[CALLER] = Caller(record.name, record.role)
+    request[CALLER] = Caller(record.name, record.role, record.drone_id)
     return await handler(request)
 
 
@@ -145,7 +146,7 @@ async def login(request: web.Request) -> web.Response:
     record = await request.app[TOKENS_KEY].lookup(token)
     if record is None:
         return _unauthorized("unknown or revoked token")
-    request[CALLER] = Caller(record.name, record.role)
+    request[CALLER] = Caller(record.name, record.role, record.drone_id)
     response = json_response(200, {"name": record.name, "role": record.role})
     response.set_cookie(
         SESSION_COOKIE,
@@ -178,14 +179,17 @@ async def list_tokens(request: web.Request) -> web.Response:
 async def create_token(request: web.Request) -> web.Response:
     doc = await _read_json(request)
     name = _field(doc, "name")
+    drone_id = doc.get("drone_id") if isinstance(doc, dict) else None
+    if drone_id is not None and not isinstance(drone_id, str):
+        return json_error(422, "'drone_id' must be a string")
     try:
         role = parse_role(_field(doc, "role"))
         token, record = await request.app[TOKENS_KEY].create(
-            name, role, created_by=caller_of(request).name
+            name, role, created_by=caller_of(request).name, drone_id=drone_id
         )
     except (ValueError, AccessError) as exc:
         return json_error(422, str(exc))
-    body = {"token": token, "name": record.name, "role": record.role}
+    body = {"token": token, "name": record.name, "role": record.role, "drone_id": drone_id}
     return await audited(request, "token.create", name, json_response(201, body))
 
 

@@ -19,6 +19,7 @@ from nats.js import JetStreamContext
 from peaceland.bus import publish_all
 from peaceland.ingest import IngestPlan, plan_body
 from peaceland.publishing import GroupPublisher
+from peaceland.web.auth import caller_of
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +67,7 @@ async def post_reports(request: web.Request) -> web.Response:
         body = await request.read()
     except web.HTTPRequestEntityTooLarge:
         return _error(413, f"body is over the {limit}-byte limit")
-    plan = plan_body(body, SOURCE)
+    plan = plan_body(body, SOURCE, caller_of(request).drone_id)
     js = app[JS_KEY]
     try:
         # Reports from concurrent requests go together as atomic batches (one fsync each);
