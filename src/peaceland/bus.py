@@ -10,7 +10,9 @@ import asyncio
 import dataclasses
 import logging
 import re
+import ssl
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 
 import nats
 import nats.errors
@@ -152,6 +154,29 @@ async def stream_message_counts(js: JetStreamContext) -> dict[str, int | None]:
     return counts
 
 
+# The certificate authority NATS clients of this process trust for ``tls://`` URLs (None: the
+# system's); set once at start-up from the settings (``use_tls_ca``).
+_tls_ca: Path | None = None
+
+
+def use_tls_ca(path: Path | None) -> None:
+    global _tls_ca
+    _tls_ca = path
+
+
+def client_tls(url: str) -> ssl.SSLContext | None:
+    """The TLS context for ``url``: verified against ``use_tls_ca``'s authority; ``None`` for
+    ``nats://`` URLs."""
+    if not url.lstrip().startswith("tls://"):
+        return None
+    try:
+        return ssl.create_default_context(cafile=str(_tls_ca) if _tls_ca else None)
+    except (OSError, ssl.SSLError) as exc:
+        raise ServiceError(
+            f"cannot use {_tls_ca} as the NATS certificate authority: {exc}"
+        ) from None
+
+
 def redact(url: str) -> str:
     """A NATS URL without its credentials, fit for messages."""
     return re.sub(r"//[^@/,]*@", "//", url)
@@ -187,6 +212,7 @@ async def connect(
             connect_timeout=connect_timeout,
             error_cb=quiet,
             inbox_prefix=inbox_prefix,
+            tls=client_tls(url),
         )
     except (OSError, TimeoutError, nats.errors.Error) as exc:
         reason = str(exc) or type(exc).__name__
@@ -224,6 +250,7 @@ async def connect(
         disconnected_cb=on_disconnect,
         reconnected_cb=on_reconnect,
         inbox_prefix=inbox_prefix,
+        tls=client_tls(url),
     )
     client.append(nc)
     return nc

@@ -23,10 +23,14 @@ DATA_DIR_OPTION = click.option(
 
 
 def settings_from(**overrides: Any) -> Settings:
+    from peaceland.bus import use_tls_ca
+
     try:
-        return load_settings(**overrides)
+        settings = load_settings(**overrides)
     except PeacelandError as exc:
         raise click.ClickException(str(exc)) from None
+    use_tls_ca(settings.nats_tls_ca)  # every NATS client of this process trusts it
+    return settings
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

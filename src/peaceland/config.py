@@ -104,6 +104,11 @@ class Settings:
     #: PEM certificate chain and private key: the gateway serves HTTPS (both or neither).
     http_tls_cert: Path | None = None
     http_tls_key: Path | None = None
+    #: The embedded nats-server's certificate and key: clients must then use TLS (both or
+    #: neither); ``nats_tls_ca``: the authority clients trust for NATS (else the system's).
+    nats_tls_cert: Path | None = None
+    nats_tls_key: Path | None = None
+    nats_tls_ca: Path | None = None
 
 
 _ENV_FIELDS: dict[str, str] = {
@@ -133,6 +138,9 @@ _ENV_FIELDS: dict[str, str] = {
     "PEACELAND_RATE_LIMIT_BURST": "rate_limit_burst",
     "PEACELAND_HTTP_TLS_CERT": "http_tls_cert",
     "PEACELAND_HTTP_TLS_KEY": "http_tls_key",
+    "PEACELAND_NATS_TLS_CERT": "nats_tls_cert",
+    "PEACELAND_NATS_TLS_KEY": "nats_tls_key",
+    "PEACELAND_NATS_TLS_CA": "nats_tls_ca",
 }
 _INT_FIELDS = {
     "alert_threshold",
@@ -150,12 +158,20 @@ _POSITIVE_FIELDS = {
     "archive_max_age_s",
     "compact_target_bytes",
 }
+_PATH_FIELDS = {
+    "data_dir",
+    "http_tls_cert",
+    "http_tls_key",
+    "nats_tls_cert",
+    "nats_tls_key",
+    "nats_tls_ca",
+}
 #: Durations in seconds; those of ``_POSITIVE_FIELDS`` must be more than 0, the others may be 0.
 _SECONDS_FIELDS = {"archive_max_age_s", "compact_grace_s", "compact_delete_after_s"}
 
 
 def _coerce(name: str, raw: Any, origin: str) -> Any:
-    if name in ("data_dir", "http_tls_cert", "http_tls_key"):
+    if name in _PATH_FIELDS:
         return Path(str(raw))
     if name == "rate_limit_per_s":
         try:
@@ -268,6 +284,11 @@ def load_settings(
         raise ConfigError(
             "HTTPS needs both PEACELAND_HTTP_TLS_CERT and PEACELAND_HTTP_TLS_KEY "
             "(http_tls_cert / http_tls_key): set both or neither"
+        )
+    if ("nats_tls_cert" in values) != ("nats_tls_key" in values):
+        raise ConfigError(
+            "TLS for the embedded NATS needs both PEACELAND_NATS_TLS_CERT and "
+            "PEACELAND_NATS_TLS_KEY (nats_tls_cert / nats_tls_key): set both or neither"
         )
     return Settings(**values)
 

@@ -184,14 +184,36 @@ def write_nats_users(layout: Layout, users: NatsUsers) -> None:
     processes.write_private(layout.nats_users, users.encode())
 
 
-def write_nats_config(layout: Layout, ports: Mapping[str, int], users: NatsUsers) -> None:
-    processes.write_private(layout.nats_conf, nats_config(layout, ports, users).encode())
+@dataclasses.dataclass(frozen=True, slots=True)
+class ServerTls:
+    cert: Path
+    key: Path
+
+    @classmethod
+    def of(cls, settings: Settings) -> ServerTls | None:
+        if settings.nats_tls_cert and settings.nats_tls_key:
+            return cls(settings.nats_tls_cert.resolve(), settings.nats_tls_key.resolve())
+        return None
 
 
-def nats_config(layout: Layout, ports: Mapping[str, int], users: NatsUsers) -> str:
+def write_nats_config(
+    layout: Layout, ports: Mapping[str, int], users: NatsUsers, tls: ServerTls | None
+) -> None:
+    text = nats_config(layout, ports, users, tls)
+    processes.write_private(layout.nats_conf, text.encode())
+
+
+def nats_config(
+    layout: Layout, ports: Mapping[str, int], users: NatsUsers, tls: ServerTls | None = None
+) -> str:
     """JetStream on file storage with fsync on every write, MQTT and monitoring on loopback,
-    and no anonymous access: every client is one of ``users``."""
+    no anonymous access (every client is one of ``users``) and, with ``tls``, NATS clients
+    only over TLS."""
     host = processes.LOOPBACK
+    tls_block = ""
+    if tls is not None:
+        cert, key = json.dumps(str(tls.cert)), json.dumps(str(tls.key))
+        tls_block = f"tls {{\n  cert_file: {cert}\n  key_file: {key}\n}}\n"
     store = json.dumps(str(layout.dir(NATS) / "store"))
     return (
         "# Written by `peaceland up`; rewritten at every start.\n"
@@ -203,6 +225,7 @@ def nats_config(layout: Layout, ports: Mapping[str, int], users: NatsUsers) -> s
         # allow them all, the disk stays the real limit.
         f"  max_file_store: {MAX_FILE_STORE}\n}}\n"
         f'mqtt {{\n  listen: "{host}:{ports["mqtt"]}"\n}}\n'
+        + tls_block
         + nats_auth.authorization_block(users.server_users())
     )
 
@@ -245,19 +268,19 @@ def weed_argv(binary: Path, layout: Layout, ports: Mapping[str, int]) -> list[st
     ]
 
 
-def nats_url(ports: Mapping[str, int]) -> str:
+def nats_url(ports: Mapping[str, int], *, tls: bool = False) -> str:
     """The address alone, fit for messages; clients need ``service_nats_url``."""
-    return f"nats://{processes.LOOPBACK}:{ports['nats']}"
+    return f"{'tls' if tls else 'nats'}://{processes.LOOPBACK}:{ports['nats']}"
 
 
-def service_nats_url(layout: Layout, ports: Mapping[str, int]) -> str:
+def service_nats_url(layout: Layout, ports: Mapping[str, int], *, tls: bool = False) -> str:
     account = nats_users(layout).service
-    return nats_auth.with_credentials(nats_url(ports), account.user, account.password)
+    return nats_auth.with_credentials(nats_url(ports, tls=tls), account.user, account.password)
 
 
-def fleet_nats_url(layout: Layout, ports: Mapping[str, int]) -> str:
+def fleet_nats_url(layout: Layout, ports: Mapping[str, int], *, tls: bool = False) -> str:
     account = nats_users(layout).fleet
-    return nats_auth.with_credentials(nats_url(ports), account.user, account.password)
+    return nats_auth.with_credentials(nats_url(ports, tls=tls), account.user, account.password)
 
 
 def s3_endpoint(ports: Mapping[str, int]) -> str:
@@ -381,10 +404,16 @@ def find_binary(name: str) -> Path:
     return processes.find_binary(KINDS[name].binary, KINDS[name].package)
 
 
-def spawn(layout: Layout, name: str, binary: Path, ports: Mapping[str, int]) -> int:
+def spawn(
+    layout: Layout,
+    name: str,
+    binary: Path,
+    ports: Mapping[str, int],
+    tls: ServerTls | None = None,
+) -> int:
     """Write the server's config, then start it detached; its output goes to its log."""
     if name == NATS:
-        write_nats_config(layout, ports, nats_users(layout))
+        write_nats_config(layout, ports, nats_users(layout), tls)
         argv = [str(binary), "-c", str(layout.nats_conf)]
     else:
         argv = weed_argv(binary, layout, ports)

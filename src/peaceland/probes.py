@@ -83,6 +83,7 @@ async def _connect(url: str, wait_s: float) -> NatsClient:
             max_reconnect_attempts=1,
             reconnect_time_wait=0.1,
             error_cb=quiet,
+            tls=bus.client_tls(url),
         ),
         wait_s + 1.0,
     )

@@ -23,7 +23,7 @@ from typing import Literal
 import msgspec
 
 from peaceland import embedded, nats_auth, processes
-from peaceland.bus import redact, report_subject
+from peaceland.bus import redact, report_subject, use_tls_ca
 from peaceland.config import (
     Secret,
     ServicesState,
@@ -118,6 +118,7 @@ def start_services(
 ) -> UpReport:
     """``up``, also saying what was started and what was already running."""
     began = time.monotonic()
+    use_tls_ca(settings.nats_tls_ca)
     explicit = dict(ports or {})
     unknown = sorted(set(explicit) - set(ALL_PORTS))
     if unknown:
@@ -151,7 +152,9 @@ def start_services(
         started: list[str] = []
         try:
             for name in to_start:
-                pids[name] = embedded.spawn(layout, name, binaries[name], used)
+                pids[name] = embedded.spawn(
+                    layout, name, binaries[name], used, embedded.ServerTls.of(settings)
+                )
                 started.append(name)
             new_state = _state(settings, layout, used, pids, access, secret)
             _prepare(settings, layout, new_state, pids, time.monotonic() + timeout)
@@ -198,8 +201,9 @@ def _state(
         nats_url = settings.nats_url
         drone_nats_url = settings.drone_nats_url or settings.nats_url
     else:
-        nats_url = embedded.service_nats_url(layout, ports)
-        drone_nats_url = embedded.fleet_nats_url(layout, ports)
+        tls = settings.nats_tls_cert is not None
+        nats_url = embedded.service_nats_url(layout, ports, tls=tls)
+        drone_nats_url = embedded.fleet_nats_url(layout, ports, tls=tls)
     return ServicesState(
         nats_url=nats_url,
         drone_nats_url=drone_nats_url,
@@ -296,6 +300,7 @@ def enroll_drone(settings: Settings, drone_id: str) -> DroneCredentials:
             "NATS is external (PEACELAND_NATS_URL): add the drone's user to that server's "
             "configuration; docs/security.md lists the permissions a drone needs"
         )
+    use_tls_ca(settings.nats_tls_ca)
     layout = Layout.of(settings)
     with processes.exclusive_lock(layout.root / ".lock", LOCK_TIMEOUT_S):
         state = embedded.read_state(layout)
@@ -307,10 +312,11 @@ def enroll_drone(settings: Settings, drone_id: str) -> DroneCredentials:
         drones = {**users.drones, drone_id: nats_auth.hash_password(password)}
         users = dataclasses.replace(users, drones=drones)
         embedded.write_nats_users(layout, users)
-        embedded.write_nats_config(layout, state.ports, users)
+        embedded.write_nats_config(layout, state.ports, users, embedded.ServerTls.of(settings))
         processes.signal_all([pid], signal.SIGHUP)  # nats-server reloads its configuration
     user = nats_auth.drone_user(drone_id)
-    url = nats_auth.with_credentials(embedded.nats_url(state.ports), user, password)
+    address = embedded.nats_url(state.ports, tls=settings.nats_tls_cert is not None)
+    url = nats_auth.with_credentials(address, user, password)
     wait_nats_login(url, deadline=time.monotonic() + RELOAD_TIMEOUT_S)
     log.info("enrolled drone %s (NATS user %s)", drone_id, user)
     return DroneCredentials(
@@ -343,6 +349,7 @@ def kill_service(settings: Settings, name: str, sig: signal.Signals = signal.SIG
 
 def status(settings: Settings, *, timeout: float = 3.0) -> list[ServiceStatus]:
     """Each server: address, pid, health (running / stopped / unhealthy) and stream counts."""
+    use_tls_ca(settings.nats_tls_ca)
     layout = Layout.of(settings)
     state = embedded.read_state(layout) if layout.root.is_dir() else None
     ports = {**embedded.read_ports(layout), **(state.ports if state else {})}
@@ -362,7 +369,9 @@ def _nats_status(
     external = settings.nats_url is not None
     pid = None if external else embedded.find(layout, NATS, state)
     url = settings.nats_url or (
-        embedded.service_nats_url(layout, ports) if "nats" in ports else None
+        embedded.service_nats_url(layout, ports, tls=settings.nats_tls_cert is not None)
+        if "nats" in ports
+        else None
     )
     endpoints = {}
     if not external and "mqtt" in ports:

@@ -1,0 +1,67 @@
+"""TLS for NATS: with a certificate and key the embedded nats-server takes TLS clients only,
+and Peaceland's clients verify it against the configured authority."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import trustme
+
+from peaceland import bus, services
+from peaceland.config import Settings, load_settings, resolve_endpoints
+from peaceland.errors import ServiceError
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def tls_settings(tmp_path: Path) -> Iterator[Settings]:
+    ca = trustme.CA()
+    server = ca.issue_cert("127.0.0.1")
+    cert, key, authority = tmp_path / "nats.pem", tmp_path / "nats.key", tmp_path / "ca.pem"
+    server.cert_chain_pems[0].write_to_path(str(cert))
+    server.private_key_pem.write_to_path(str(key))
+    ca.cert_pem.write_to_path(str(authority))
+    environ = {
+        "PEACELAND_NATS_TLS_CERT": str(cert),
+        "PEACELAND_NATS_TLS_KEY": str(key),
+        "PEACELAND_NATS_TLS_CA": str(authority),
+    }
+    data_dir = tmp_path / "data"
+    settings = load_settings(environ=environ, cwd=tmp_path, data_dir=data_dir)
+    try:
+        yield settings
+    finally:
+        services.down(settings, grace=2.0)
+        bus.use_tls_ca(None)
+
+
+async def test_tls_clients_connect_and_plain_ones_are_refused(tls_settings: Settings) -> None:
+    state = services.up(tls_settings, prefer_default_ports=False)
+    assert state.nats_url.startswith("tls://")
+    assert state.drone_nats_url
+    assert state.drone_nats_url.startswith("tls://")
+    assert 'cert_file: "' in (tls_settings.data_dir / "nats" / "nats.conf").read_text()
+    nc = await bus.connect(resolve_endpoints(tls_settings).nats_url, "tls-test")
+    try:
+        assert nc.is_connected
+        info = await nc.jetstream().stream_info(bus.REPORTS_STREAM)
+        assert info.config.name == bus.REPORTS_STREAM
+    finally:
+        await nc.close()
+    plain = state.nats_url.replace("tls://", "nats://", 1)
+    with pytest.raises(ServiceError, match="cannot reach NATS"):
+        await bus.connect(plain, "plain-test", connect_timeout=2.0)
+    # A client that does not trust the authority refuses the server.
+    bus.use_tls_ca(None)
+    with pytest.raises(ServiceError, match="cannot reach NATS"):
+        await bus.connect(state.nats_url, "untrusting-test", connect_timeout=2.0)
+
+
+def test_a_certificate_without_its_key_is_a_configuration_error(tmp_path: Path) -> None:
+    from peaceland.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="set both or neither"):
+        load_settings(environ={"PEACELAND_NATS_TLS_CERT": "x.pem"}, cwd=tmp_path)
