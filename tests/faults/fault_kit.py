@@ -87,16 +87,14 @@ def service_url(stack: Any) -> str:
 
 
 def drone_url(stack: Any) -> str:
-    """The NATS URL drones publish with: the fleet role when the stack has one."""
-    state_url = getattr(stack.state, "drone_nats_url", None)
-    url: str = getattr(stack.endpoints, "publisher_url", None) or state_url or stack.state.nats_url
+    """The NATS URL drones publish with: the fleet role."""
+    url: str = stack.endpoints.publisher_url
     return url
 
 
 def http_headers(stack: Any, role: str) -> dict[str, str]:
-    """Headers of every HTTP call of the suite: a bearer token when the stack issues them."""
-    token = getattr(stack, "token", None)
-    return {"Authorization": f"Bearer {token(role)}"} if callable(token) else {}
+    """Headers of every HTTP call of the suite: the bearer token of ``role``."""
+    return dict(stack.auth(role))
 
 
 # -- components as processes ---------------------------------------------------------------------

@@ -20,10 +20,7 @@ BODY_LIMIT = 256 * 1024
 
 def auth_headers(stack: Any, role: str | None = "admin") -> dict[str, str]:
     """The ``Authorization`` header of the stack's token for ``role`` (``None``: no header)."""
-    token: Callable[[str], str] | None = getattr(stack, "token", None)
-    if role is None or token is None:
-        return {}
-    return {"Authorization": f"Bearer {token(role)}"}
+    return {} if role is None else dict(stack.auth(role))
 
 
 class Client:

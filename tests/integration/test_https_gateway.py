@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import socket
 import ssl
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -17,16 +16,10 @@ import pytest
 import trustme
 from http_controls_helpers import auth_headers
 
+from peaceland.processes import free_port
 from peaceland.web.app import run_web
 
 pytestmark = pytest.mark.slow
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="module")

@@ -66,8 +66,7 @@ class Gateway:
 
 
 def role_tokens(stack: Any) -> dict[str, str]:
-    token = getattr(stack, "token", None)
-    return {role: token(role) for role in ROLES} if token is not None else {}
+    return {role: stack.token(role) for role in ROLES}
 
 
 @pytest.fixture
