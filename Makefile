@@ -34,7 +34,7 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix src tests benchmarks
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/ingest.py
+	$(BIN)/python -m benchmarks.ingest
 
 # 100,000 fuzzed payloads through the gateway and onto NATS, every one accounted for
 # (benchmarks/results/fuzz.json); the test suite runs a smaller count.
