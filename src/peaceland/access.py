@@ -146,6 +146,9 @@ class TokenRecord(msgspec.Struct, frozen=True, kw_only=True):
     created_by: str
     #: A drone token bound to one drone: it may only send that drone's reports.
     drone_id: str | None = None
+    #: A dashboard session: the token it was opened with, and when it ends (RFC 3339, UTC).
+    session_of: str | None = None
+    expires_at: str | None = None
 
 
 class Caller(msgspec.Struct, frozen=True):

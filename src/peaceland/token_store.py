@@ -4,6 +4,10 @@ Key: the token's SHA-256 (hex); value: a ``TokenRecord`` (name, role, who create
 The token itself is never stored. Lookups are cached for ``CACHE_S`` seconds per process, so
 a revoked token stops working everywhere within that time (at once in the revoking process);
 misses are cached too, so a flood of bad tokens costs no bucket reads.
+
+A dashboard login opens a *session*: a separate random token with the same role, valid for
+``SESSION_S`` and kept in the browser's cookie, so the API token never sits in a cookie.
+Logging out revokes the session; revoking a token revokes its sessions.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Final
 
 import msgspec
@@ -38,6 +42,7 @@ log = logging.getLogger(__name__)
 BUCKET: Final = "TOKENS"
 CACHE_S: Final = 5.0
 CACHE_ENTRIES: Final = 10_000
+SESSION_S: Final = 12 * 60 * 60  # one shift
 
 _decode = msgspec.json.Decoder(TokenRecord).decode
 _encode = msgspec.json.Encoder().encode
@@ -63,7 +68,18 @@ async def open_bucket(js: JetStreamContext, replicas: int = 1) -> KeyValue:
 
 
 def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return _iso(datetime.now(UTC))
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def expired(record: TokenRecord, now: datetime | None = None) -> bool:
+    if record.expires_at is None:
+        return False
+    ends = datetime.fromisoformat(record.expires_at.replace("Z", "+00:00"))
+    return (now or datetime.now(UTC)) >= ends
 
 
 class TokenStore:
@@ -90,7 +106,7 @@ class TokenStore:
             raise AccessError(
                 f"only a drone token can be bound to a drone, by a valid id: {drone_id!r}"
             )
-        if any(record.name == name for _, record in await self._all()):
+        if any(record.name == name for record in await self.records()):
             raise AccessError(f"a token named {name!r} exists; revoke it first")
         token = new_token()
         record = TokenRecord(
@@ -106,15 +122,49 @@ class TokenStore:
         return await self.create(name, role, created_by)
 
     async def records(self) -> list[TokenRecord]:
-        return sorted((record for _, record in await self._all()), key=lambda r: r.name)
+        """The API tokens (sessions left out)."""
+        found = [record for _, record in await self._all() if record.session_of is None]
+        return sorted(found, key=lambda r: r.name)
 
     async def revoke(self, name: str) -> TokenRecord:
+        """Revoke the token named ``name`` and every session opened with it."""
+        revoked = None
         for key, record in await self._all():
-            if record.name == name:
-                await self.kv.purge(key)
-                self._cache.pop(key, None)
-                return record
-        raise UnknownToken(f"no token named {name!r}")
+            if record.session_of == name or (record.name == name and record.session_of is None):
+                await self._purge(key)
+                if record.session_of is None:
+                    revoked = record
+        if revoked is None:
+            raise UnknownToken(f"no token named {name!r}")
+        return revoked
+
+    async def open_session(self, record: TokenRecord, seconds: float = SESSION_S) -> str:
+        """A session token with ``record``'s role (and drone), ending in ``seconds``."""
+        started = datetime.now(UTC)
+        token = new_token()
+        session = TokenRecord(
+            name=record.name,
+            role=record.role,
+            created_at=_iso(started),
+            created_by=record.name,
+            drone_id=record.drone_id,
+            session_of=record.name,
+            expires_at=_iso(started + timedelta(seconds=seconds)),
+        )
+        await self.kv.create(token_hash(token), _encode(session))
+        return token
+
+    async def close_session(self, token: str) -> bool:
+        """End a session (a logout); an API token is never revoked this way."""
+        record = await self.lookup(token)
+        if record is None or record.session_of is None:
+            return False
+        await self._purge(token_hash(token))
+        return True
+
+    async def _purge(self, key: str) -> None:
+        await self.kv.purge(key)
+        self._cache.pop(key, None)
 
     async def lookup(self, token: str) -> TokenRecord | None:
         """The record of a presented token, ``None`` when it is unknown or revoked."""
@@ -122,7 +172,7 @@ class TokenStore:
         now = self.clock()
         cached = self._cache.get(key)
         if cached is not None and cached[0] > now:
-            return cached[1]
+            return None if cached[1] is None or expired(cached[1]) else cached[1]
         try:
             entry = await self.kv.get(key)
             record = _decode(entry.value) if entry.value else None
@@ -135,7 +185,7 @@ class TokenStore:
         self._cache.move_to_end(key)
         while len(self._cache) > CACHE_ENTRIES:
             self._cache.popitem(last=False)
-        return record
+        return None if record is None or expired(record) else record
 
     async def _all(self) -> list[tuple[str, TokenRecord]]:
         try:
@@ -150,5 +200,8 @@ class TokenStore:
                 continue
             if entry.value:
                 record: TokenRecord = _decode(entry.value)
+                if expired(record):  # an ended session: nothing to keep
+                    await self._purge(key)
+                    continue
                 found.append((key, record))
         return found

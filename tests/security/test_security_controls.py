@@ -493,3 +493,53 @@ async def test_a_drone_token_bound_to_one_drone_cannot_send_for_another(
     )
     assert status == 422
     assert "only a drone token" in answer["error"]
+
+
+async def test_a_dashboard_session_is_its_own_token_ended_by_logout_or_revocation(
+    stack: Any, api: Api
+) -> None:
+    admin = stack.token("admin")
+    name = "officer-" + uuid.uuid4().hex[:6]
+    _, created = await api.call("POST", "/api/v1/tokens", admin, {"name": name, "role": "viewer"})
+    token = created["token"]
+
+    async def login() -> str:
+        async with api.http.post(api.url + "/api/v1/session", json={"token": token}) as resp:
+            assert resp.status == 200, await resp.text()
+            morsel = resp.cookies["peaceland_session"]
+            assert morsel["httponly"]
+            assert morsel["secure"]
+            assert morsel["samesite"] == "Strict"
+            return morsel.value
+
+    async def with_cookie(method: str, path: str, session: str, **headers: str) -> int:
+        cookie = {"Cookie": f"peaceland_session={session}", **headers}
+        async with api.http.request(method, api.url + path, headers=cookie) as resp:
+            return resp.status
+
+    session = await login()
+    assert session != token  # the API token never sits in a cookie
+    assert await with_cookie("GET", "/api/v1/alerts", session) == 200
+    assert await with_cookie("GET", "/api/v1/tokens", session) == 403  # the token's role
+    # a change authenticated by the cookie must come from the same origin
+    foreign = {"Origin": "https://evil.example"}
+    assert await with_cookie("POST", "/api/v1/incidents/x/ack", session, **foreign) == 403
+    # logout ends the session, not the token
+    assert await with_cookie("DELETE", "/api/v1/session", session) == 200
+    assert await with_cookie("GET", "/api/v1/alerts", session) == 401
+    assert (await api.call("GET", "/api/v1/alerts", token))[0] == 200
+    # revoking the token ends its other sessions too
+    second = await login()
+    assert (await api.call("DELETE", f"/api/v1/tokens/{name}", admin))[0] == 200
+    assert await with_cookie("GET", "/api/v1/alerts", second) == 401
+    # sessions are not listed as tokens
+    _, listed = await api.call("GET", "/api/v1/tokens", admin)
+    assert name not in [t["name"] for t in listed["tokens"]]
+
+
+async def test_a_drone_token_cannot_open_a_dashboard_session(stack: Any, api: Api) -> None:
+    async with api.http.post(
+        api.url + "/api/v1/session", json={"token": stack.token("drone")}
+    ) as resp:
+        assert resp.status == 403
+        assert "peaceland_session" not in resp.cookies

@@ -6,7 +6,9 @@ Every ``/api/v1/*`` request needs an API token, either as ``Authorization: Beare
 permission the route needs (``peaceland.access.ROUTES``): 403. Outside ``/api/v1/`` (the
 dashboard's page and assets, ``/healthz``, ``/readyz``, ``/metrics``) nothing is needed.
 
-The cookie is ``HttpOnly`` (page scripts cannot read it), ``SameSite=Strict`` and ``Secure``
+The cookie holds a session token, not the API token: it has the API token's role, ends after
+12 hours or at logout, and is revoked with its API token. It is ``HttpOnly`` (page scripts
+cannot read it), ``SameSite=Strict`` and ``Secure``
 (browsers send it over HTTPS, or to ``localhost`` / ``127.0.0.1``); a state-changing request
 authenticated by the cookie must also come from the same origin.
 
@@ -34,19 +36,20 @@ from peaceland import audit_log
 from peaceland.access import (
     Caller,
     Permission,
+    Role,
     allows,
     bearer_token,
     parse_role,
     required_permission,
 )
 from peaceland.errors import AccessError, UnknownToken
-from peaceland.token_store import TokenStore
+from peaceland.token_store import SESSION_S, TokenStore
 from peaceland.web.responses import json_error, json_response
 
 log = logging.getLogger(__name__)
 
 SESSION_COOKIE: Final = "peaceland_session"
-SESSION_MAX_AGE_S: Final = 12 * 60 * 60  # one shift
+SESSION_MAX_AGE_S: Final = SESSION_S
 MAX_BODY_BYTES: Final = 4096
 
 TOKENS_KEY: Final = web.AppKey("token_store", TokenStore)
@@ -143,14 +146,18 @@ def _field(doc: object, name: str) -> str:
 
 async def login(request: web.Request) -> web.Response:
     token = _field(await _read_json(request), "token")
-    record = await request.app[TOKENS_KEY].lookup(token)
+    tokens = request.app[TOKENS_KEY]
+    record = await tokens.lookup(token)
     if record is None:
         return _unauthorized("unknown or revoked token")
+    if record.role is Role.DRONE:
+        return json_error(403, "a drone token cannot open a dashboard session")
     request[CALLER] = Caller(record.name, record.role, record.drone_id)
+    session = await tokens.open_session(record, SESSION_MAX_AGE_S)
     response = json_response(200, {"name": record.name, "role": record.role})
     response.set_cookie(
         SESSION_COOKIE,
-        token,
+        session,
         max_age=SESSION_MAX_AGE_S,
         path="/",
         httponly=True,
@@ -166,6 +173,9 @@ async def whoami(request: web.Request) -> web.Response:
 
 
 async def logout(request: web.Request) -> web.Response:
+    session = request.cookies.get(SESSION_COOKIE)
+    if session:
+        await request.app[TOKENS_KEY].close_session(session)
     response = json_response(200, {"logged_out": True})
     response.del_cookie(SESSION_COOKIE, path="/")
     return response
