@@ -12,6 +12,8 @@ import asyncio
 import contextlib
 import dataclasses
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -40,6 +42,16 @@ class Stack:
 
     def token(self, role: str) -> str:
         return self.tokens[role]
+
+    def cli(self, *args: str, timeout: float = 120.0) -> subprocess.CompletedProcess[str]:
+        """``peaceland ARGS`` in a subprocess on this stack; output captured as text."""
+        return subprocess.run(
+            [sys.executable, "-m", "peaceland", *args],
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
 
     def auth(self, role: str = "admin") -> dict[str, str]:
         """The ``Authorization`` header of the role's token."""

@@ -7,8 +7,6 @@ import asyncio
 import csv
 import io
 import json
-import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -35,27 +33,17 @@ def known(stack: Any) -> Known:
     return asyncio.run(write_known(stack.endpoints, seed=23))
 
 
-def peaceland(stack: Any, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "peaceland", *args],
-        env=stack.env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
 def json_rows(rows: list[dict[str, Any]]) -> Any:
     """Rows as the JSON outputs carry them."""
     return json.loads(to_json(rows))
 
 
 def test_stats_without_name_lists_them(stack: Any) -> None:
-    done = peaceland(stack, "stats")
+    done = stack.cli("stats")
     assert done.returncode == 0, done.stderr
     listed = [line.split()[0] for line in done.stdout.splitlines()]
     assert listed == list(STATS)
-    as_json = json.loads(peaceland(stack, "stats", "--format", "json").stdout)
+    as_json = json.loads(stack.cli("stats", "--format", "json").stdout)
     assert [s["name"] for s in as_json] == list(STATS)
 
 
@@ -69,17 +57,17 @@ def test_stats_json_csv_and_table(stack: Any, known: Known) -> None:
     ).rows()
     assert rows
 
-    as_json = peaceland(stack, *args, "--format", "json")
+    as_json = stack.cli(*args, "--format", "json")
     assert as_json.returncode == 0, as_json.stderr
     assert json.loads(as_json.stdout) == json_rows(rows)
 
-    as_csv = peaceland(stack, *args, "--format", "csv")
+    as_csv = stack.cli(*args, "--format", "csv")
     table = list(csv.DictReader(io.StringIO(as_csv.stdout)))
     assert list(table[0]) == list(rows[0])
     assert [int(r["hour"]) for r in table] == [r["hour"] for r in rows]
     assert [float(r["agitated_share"]) for r in table] == [r["agitated_share"] for r in rows]
 
-    as_table = peaceland(stack, *args)
+    as_table = stack.cli(*args)
     lines = as_table.stdout.splitlines()
     assert lines[0] == (
         f"agitation_by_hour: 2026-11-28T00:00:00Z to 2026-11-29T00:00:00Z, {len(rows)} rows"
@@ -90,9 +78,7 @@ def test_stats_json_csv_and_table(stack: Any, known: Known) -> None:
 
 def test_stats_plot_writes_a_png(stack: Any, known: Known, tmp_path: Path) -> None:
     out = tmp_path / "heat.png"
-    done = peaceland(
-        stack, "stats", "agitation_by_cell", "--key-prefix", known.prefix, "--plot", str(out)
-    )
+    done = stack.cli("stats", "agitation_by_cell", "--key-prefix", known.prefix, "--plot", str(out))
     assert done.returncode == 0, done.stderr
     assert out.read_bytes().startswith(PNG_MAGIC)
     assert out.stat().st_size > 5_000
@@ -111,16 +97,15 @@ def test_every_stat_plots_to_a_png(stack: Any, known: Known, tmp_path: Path, nam
 
 def test_sql_formats(stack: Any, known: Known) -> None:
     query = "SELECT drone_id, count(*) AS n FROM reports GROUP BY ALL ORDER BY drone_id"
-    done = peaceland(stack, "sql", query, "--key-prefix", known.prefix, "--format", "json")
+    done = stack.cli("sql", query, "--key-prefix", known.prefix, "--format", "json")
     assert done.returncode == 0, done.stderr
     counts: dict[str, int] = {}
     for r in known.reports:
         counts[r["drone_id"]] = counts.get(r["drone_id"], 0) + 1
     assert json.loads(done.stdout) == [{"drone_id": d, "n": n} for d, n in sorted(counts.items())]
-    as_csv = peaceland(stack, "sql", query, "--key-prefix", known.prefix, "--format", "csv")
+    as_csv = stack.cli("sql", query, "--key-prefix", known.prefix, "--format", "csv")
     assert as_csv.stdout.splitlines()[0] == "drone_id,n"
-    scoped = peaceland(
-        stack,
+    scoped = stack.cli(
         "sql",
         "SELECT count(*) AS n FROM sightings",
         "--key-prefix",
@@ -138,9 +123,7 @@ def test_sql_formats(stack: Any, known: Known) -> None:
 
 
 def test_sql_on_an_empty_archive_is_an_empty_result(stack: Any) -> None:
-    done = peaceland(
-        stack, "sql", "SELECT * FROM alerts", "--key-prefix", "void/", "--format", "json"
-    )
+    done = stack.cli("sql", "SELECT * FROM alerts", "--key-prefix", "void/", "--format", "json")
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == []
 
@@ -161,7 +144,7 @@ def test_sql_on_an_empty_archive_is_an_empty_result(stack: Any) -> None:
     ids=["syntax", "table", "stat", "since", "until", "reversed"],
 )
 def test_bad_input_is_one_line_and_fails(stack: Any, args: list[str], message: str) -> None:
-    done = peaceland(stack, *args)
+    done = stack.cli(*args)
     assert done.returncode != 0
     assert done.stderr.startswith(message), done.stderr
     assert len(done.stderr.strip().splitlines()) == 1, done.stderr

@@ -4,8 +4,6 @@ INCIDENTS bucket; officers move them through their lifecycle over HTTP and the C
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -166,44 +164,32 @@ async def test_unknown_ids_and_bad_bodies_are_4xx(web: Web, drone: str) -> None:
     assert body["status"] == "open"  # nothing above changed it
 
 
-def peaceland(stack: Any, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "peaceland", *args],
-        env=stack.env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-
-
 async def test_cli_ack_resolve_incidents_and_tail(stack: Any, web: Web, drone: str) -> None:
     name = citizen()
     for n in range(2):
         await publish_alert(web.js, make_alert(drone, n, name))
     iid = (await incident_of(web, name, 2))["incident_id"]
 
-    done = peaceland(stack, "alerts", "ack", iid, "--by", "Javert", "--note", "on it")
+    done = stack.cli("alerts", "ack", iid, "--by", "Javert", "--note", "on it")
     assert done.returncode == 0, done.stderr
     assert f"incident {iid} acknowledged by Javert" in done.stdout
-    listed = peaceland(stack, "alerts", "incidents", "--status", "acknowledged", "--json")
+    listed = stack.cli("alerts", "incidents", "--status", "acknowledged", "--json")
     assert iid in [i["incident_id"] for i in json.loads(listed.stdout)]
-    done = peaceland(stack, "alerts", "resolve", iid, "--by", "Javert")
+    done = stack.cli("alerts", "resolve", iid, "--by", "Javert")
     assert done.returncode == 0, done.stderr
-    again = peaceland(stack, "alerts", "resolve", iid, "--by", "Javert")
+    again = stack.cli("alerts", "resolve", iid, "--by", "Javert")
     assert again.returncode == 1
     assert "already resolved by Javert" in again.stderr
-    missing = peaceland(stack, "alerts", "ack", "nope")
+    missing = stack.cli("alerts", "ack", "nope")
     assert (missing.returncode, missing.stderr.strip()) == (1, "error: no incident 'nope'")
 
-    tail = peaceland(
-        stack, "alerts", "tail", "--since", "5m", "--drone", drone, "--count", "2", "--json"
-    )
+    tail = stack.cli("alerts", "tail", "--since", "5m", "--drone", drone, "--count", "2", "--json")
     assert tail.returncode == 0, tail.stderr
     lines = tail.stdout.splitlines()
     assert [json.loads(line)["alert_id"] for line in lines] == [
         make_alert(drone, n).alert_id for n in range(2)
     ]
-    pretty = peaceland(stack, "alerts", "tail", "--since", "5m", "--drone", drone, "--count", "1")
+    pretty = stack.cli("alerts", "tail", "--since", "5m", "--drone", drone, "--count", "1")
     assert pretty.returncode == 0, pretty.stderr
     assert name in pretty.stdout
     assert "CRITICAL" in pretty.stdout

@@ -12,7 +12,6 @@ import asyncio
 import gc
 import json
 import stat
-import subprocess
 import sys
 import uuid
 from collections.abc import AsyncIterator
@@ -37,16 +36,6 @@ from peaceland.token_store import BUCKET as TOKENS_BUCKET
 from peaceland.web.app import WebOptions, create_app
 
 pytestmark = pytest.mark.slow
-
-
-def peaceland(stack: Any, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "peaceland", *args],
-        env=stack.env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
 
 
 def report(drone: str, minute: int = 0) -> bytes:
@@ -148,7 +137,7 @@ async def test_the_fleet_publishes_reports_and_nothing_else(stack: Any) -> None:
 @pytest.fixture
 async def enrolled(stack: Any) -> dict[str, Any]:
     drone = "enr-" + uuid.uuid4().hex[:8]
-    done = peaceland(stack, "drone", "enroll", drone, "--json")
+    done = stack.cli("drone", "enroll", drone, "--json")
     assert done.returncode == 0, done.stderr
     credentials: dict[str, Any] = json.loads(done.stdout)
     return credentials
@@ -196,7 +185,7 @@ async def test_a_drone_without_its_inbox_prefix_gets_no_acknowledgements(
 
 
 async def test_enrolling_again_replaces_the_password(stack: Any, enrolled: dict[str, Any]) -> None:
-    again = peaceland(stack, "drone", "enroll", enrolled["drone_id"], "--json")
+    again = stack.cli("drone", "enroll", enrolled["drone_id"], "--json")
     assert again.returncode == 0, again.stderr
     fresh = json.loads(again.stdout)
     assert fresh["password"] != enrolled["password"]
@@ -214,7 +203,7 @@ async def test_enrolling_again_replaces_the_password(stack: Any, enrolled: dict[
 
 @pytest.mark.parametrize("bad", ["a.b", "x>", "with space"])
 def test_enrolling_an_invalid_drone_id_is_refused(stack: Any, bad: str) -> None:
-    done = peaceland(stack, "drone", "enroll", bad)
+    done = stack.cli("drone", "enroll", bad)
     assert done.returncode == 1
     assert "invalid drone id" in done.stderr
 
@@ -287,7 +276,7 @@ def test_up_and_status_never_print_passwords_and_logs_hold_none(stack: Any) -> N
     secrets = [users["service"]["password"], users["fleet"]["password"]]
     secrets.append(stack.state.s3_secret_key)
     for args in (("up",), ("status",), ("status", "--json")):
-        done = peaceland(stack, *args)
+        done = stack.cli(*args)
         assert done.returncode == 0, done.stderr
         for secret in secrets:
             assert secret not in done.stdout + done.stderr
@@ -413,7 +402,7 @@ async def test_cli_token_create_prints_the_token_alone_and_stores_only_its_hash(
     stack: Any,
 ) -> None:
     name = "script-" + uuid.uuid4().hex[:6]
-    done = peaceland(stack, "token", "create", "--role", "dispatcher", name)
+    done = stack.cli("token", "create", "--role", "dispatcher", name)
     assert done.returncode == 0, done.stderr
     token = done.stdout.strip()
     assert done.stdout == token + "\n"
@@ -434,9 +423,9 @@ async def test_cli_token_create_prints_the_token_alone_and_stores_only_its_hash(
         assert any(e.action == "token.create" and e.target == name for e in entries)
     finally:
         await nc.close()
-    listed = peaceland(stack, "token", "list", "--json")
+    listed = stack.cli("token", "list", "--json")
     assert name in [t["name"] for t in json.loads(listed.stdout)]
-    revoked = peaceland(stack, "token", "revoke", name)
+    revoked = stack.cli("token", "revoke", name)
     assert revoked.returncode == 0
     assert f"revoked {name} (dispatcher)" in revoked.stdout
 
