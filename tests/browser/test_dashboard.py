@@ -479,7 +479,8 @@ async def test_a_wrong_token_is_refused_with_a_clear_error(
     assert "token" not in page.url
     assert not officer.streams
 
-    # A drone's token is valid, but not for the dashboard: refused, and no session is left.
+    # A drone's token is valid, but not for the dashboard: the server refuses it a session (403).
+    officer.expected_statuses.add(403)
     await officer.log_in_with_the_form(pipeline.token("drone"))
     await expect(error).to_contain_text("cannot open the dashboard")
     await expect(page.locator("main")).to_be_hidden()
