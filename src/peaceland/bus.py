@@ -7,12 +7,14 @@ the same few functions later. Subjects and stream names are part of the public c
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import re
 import ssl
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 import nats
 import nats.errors
@@ -182,6 +184,23 @@ def redact(url: str) -> str:
     return re.sub(r"//[^@/,]*@", "//", url)
 
 
+CLOSE_TIMEOUT_S = 2.0
+
+
+async def connect_once(url: str, **options: Any) -> NatsClient:
+    """``nats.connect``, closing the client when the connection fails: nats-py would leave
+    its socket to the garbage collector."""
+    client = NatsClient()
+    try:
+        await client.connect(url, **options)
+    except BaseException:
+        # Bounded: closing a half-open TLS transport can wait forever on the peer.
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(client.close(), CLOSE_TIMEOUT_S)
+        raise
+    return client
+
+
 async def connect(
     url: str,
     name: str,
@@ -201,7 +220,7 @@ async def connect(
         return None
 
     try:
-        probe = await nats.connect(
+        probe = await connect_once(
             url,
             name=name + "-probe",
             allow_reconnect=False,

@@ -74,7 +74,7 @@ async def _connect(url: str, wait_s: float) -> NatsClient:
         log.debug("nats probe: %s", exc)
 
     return await asyncio.wait_for(
-        nats.connect(
+        bus.connect_once(
             url,
             name="peaceland-probe",
             connect_timeout=wait_s,

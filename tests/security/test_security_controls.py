@@ -9,10 +9,9 @@ officer actions in an append-only audit log. Secrets: files 0600, never printed 
 from __future__ import annotations
 
 import asyncio
-import gc
 import json
 import stat
-import sys
+import time
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -31,7 +30,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from peaceland.access import Role, token_hash
 from peaceland.audit_log import recent
-from peaceland.bus import AUDIT_STREAM, REPORTS_STREAM, redact
+from peaceland.bus import AUDIT_STREAM, REPORTS_STREAM, connect_once, redact
 from peaceland.token_store import BUCKET as TOKENS_BUCKET
 from peaceland.web.app import WebOptions, create_app
 
@@ -79,22 +78,13 @@ def bare_url(url: str) -> str:
 
 
 async def refused(url: str, **options: Any) -> str:
-    """Connect expecting a refusal; the error's text. nats-py leaves a refused connection's
-    socket to the garbage collector, which would warn in a later test: collect it here."""
+    """Connect expecting a refusal; the error's text ("" if the connection was accepted)."""
     try:
-        nc = await nats.connect(url, allow_reconnect=False, max_reconnect_attempts=1, **options)
+        nc = await connect_once(url, allow_reconnect=False, max_reconnect_attempts=1, **options)
     except nats.errors.Error as exc:
-        message = str(exc)
-    else:
-        await nc.close()
-        return ""
-    hook = sys.unraisablehook
-    sys.unraisablehook = lambda unraisable: None
-    try:
-        gc.collect()
-    finally:
-        sys.unraisablehook = hook
-    return message
+        return str(exc)
+    await nc.close()
+    return ""
 
 
 # -- NATS ---------------------------------------------------------------------------------------
@@ -224,17 +214,24 @@ def mqtt_connect(url: str, user: str | None, password: str | None) -> tuple[mqtt
     for _ in range(100):
         if codes:
             break
-        import time
-
         time.sleep(0.05)
     return client, codes[0] if codes else -1
+
+
+def mqtt_close(client: mqtt.Client) -> None:
+    """Stop the client and close its socket, also after a refused connection."""
+    client.disconnect()
+    client.loop_stop()
+    sock = client.socket()
+    if sock is not None:
+        sock.close()
 
 
 async def test_mqtt_refuses_anonymous_clients_and_accepts_drone_users(
     stack: Any, enrolled: dict[str, Any]
 ) -> None:
     anonymous, code = await asyncio.to_thread(mqtt_connect, stack.state.mqtt_url, None, None)
-    anonymous.loop_stop()
+    mqtt_close(anonymous)
     assert code != 0  # "not authorized"
     client, code = await asyncio.to_thread(
         mqtt_connect, stack.state.mqtt_url, enrolled["user"], enrolled["password"]
@@ -254,8 +251,7 @@ async def test_mqtt_refuses_anonymous_clients_and_accepts_drone_users(
         finally:
             await service.close()
     finally:
-        client.disconnect()
-        client.loop_stop()
+        mqtt_close(client)
 
 
 def test_credentials_files_are_private_and_hold_no_plain_password_in_nats_conf(
