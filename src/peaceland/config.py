@@ -356,6 +356,12 @@ class Endpoints:
         return self.drone_nats_url or self.nats_url
 
 
+S3_CREDENTIALS_REQUIRED = (
+    "S3 credentials are required: set PEACELAND_S3_ACCESS_KEY and PEACELAND_S3_SECRET_KEY "
+    "(anonymous access to the archive is never used)"
+)
+
+
 def resolve_endpoints(settings: Settings) -> Endpoints:
     """External servers from settings win; otherwise those recorded by ``peaceland up``."""
     state = read_services_state(settings.data_dir)
@@ -369,6 +375,8 @@ def resolve_endpoints(settings: Settings) -> Endpoints:
     use_state_s3 = settings.s3_endpoint is None and state is not None
     access = settings.s3_access_key or (state.s3_access_key if use_state_s3 and state else "")
     secret = settings.s3_secret_key or Secret(state.s3_secret_key if use_state_s3 and state else "")
+    if not access or not secret.reveal():
+        raise ConfigError(S3_CREDENTIALS_REQUIRED)
     bucket = (
         state.s3_bucket
         if use_state_s3 and state and settings.s3_bucket == DEFAULT_BUCKET

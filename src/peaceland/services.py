@@ -25,6 +25,7 @@ import msgspec
 from peaceland import embedded, nats_auth, processes
 from peaceland.bus import redact, report_subject, use_tls_ca
 from peaceland.config import (
+    S3_CREDENTIALS_REQUIRED,
     Secret,
     ServicesState,
     Settings,
@@ -119,6 +120,8 @@ def start_services(
     """``up``, also saying what was started and what was already running."""
     began = time.monotonic()
     use_tls_ca(settings.nats_tls_ca)
+    if settings.s3_endpoint and not (settings.s3_access_key and settings.s3_secret_key):
+        raise ConfigError(S3_CREDENTIALS_REQUIRED)
     explicit = dict(ports or {})
     unknown = sorted(set(explicit) - set(ALL_PORTS))
     if unknown:

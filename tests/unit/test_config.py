@@ -126,6 +126,12 @@ def test_external_servers_win_over_the_state_file(tmp_path: Path) -> None:
     assert endpoints.s3_secret_key.reveal() == "EXTSECRET"
 
 
+def test_an_external_s3_without_credentials_is_refused(tmp_path: Path) -> None:
+    env = {"PEACELAND_NATS_URL": "nats://cluster:4222", "PEACELAND_S3_ENDPOINT": "https://s3.x"}
+    with pytest.raises(ConfigError, match="S3 credentials are required"):
+        resolve_endpoints(load_settings(environ=env, cwd=tmp_path, data_dir=tmp_path))
+
+
 def test_no_servers_says_what_to_do(tmp_path: Path) -> None:
     with pytest.raises(NotRunningError, match="run `peaceland up`"):
         resolve_endpoints(load_settings(environ={}, cwd=tmp_path, data_dir=tmp_path))
