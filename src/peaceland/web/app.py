@@ -56,6 +56,8 @@ from peaceland.web.stats_api import add_stats_routes
 log = logging.getLogger(__name__)
 
 RESTART_DELAY_S: Final = 2.0
+#: Where browsers accept a Secure cookie over plain HTTP.
+LOCAL_HOSTS: Final = frozenset({"127.0.0.1", "localhost", "::1"})
 STOP_TIMEOUT_S: Final = 10.0
 
 
@@ -156,6 +158,13 @@ async def run_web(
             limit = RateLimit(settings.rate_limit_per_s, settings.rate_limit_burst)
             options = dataclasses.replace(options, rate_limit=limit)
         ssl_context = tls_context(settings.http_tls_cert, settings.http_tls_key)
+        if ssl_context is None and settings.http_host not in LOCAL_HOSTS:
+            log.warning(
+                "serving plain HTTP on %s: browsers keep the dashboard's Secure session cookie "
+                "only over HTTPS or on localhost, and tokens cross the network in clear; set "
+                "PEACELAND_HTTP_TLS_CERT and PEACELAND_HTTP_TLS_KEY or serve behind a TLS proxy",
+                settings.http_host,
+            )
         app = await create_app(nc, settings.max_body_bytes, options)
         await serve(app, settings.http_host, settings.http_port, stop, ssl_context)
     finally:
