@@ -168,6 +168,14 @@ def test_log_tail_is_one_line(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_cli_up_status_down_and_up_again_on_the_same_data(tmp_path: Path) -> None:
     data = tmp_path / "pl"
+    try:
+        check_up_status_down_and_up_again(data)
+    finally:  # whatever failed, no server is left behind
+        services.down(stack_settings(data), grace=5)
+    assert our_servers(data) == {"nats": None, "weed": None}
+
+
+def check_up_status_down_and_up_again(data: Path) -> None:
     first = run_cli(data, "up", "--any-ports")
     assert first.returncode == 0, first.stderr
     path = data / "services.json"
@@ -200,7 +208,6 @@ def test_cli_up_status_down_and_up_again_on_the_same_data(tmp_path: Path) -> Non
     assert set(shown["nats"]["streams"]) == {"REPORTS", "ALERTS", "DEADLETTER", "AUDIT"}
     outputs += [table.stdout + table.stderr, as_json.stdout + as_json.stderr]
 
-    settings = stack_settings(data)
     client = s3_client(raw["s3_endpoint"], raw["s3_access_key"], Secret(secret), timeout=10)
     try:
         client.put_object(Bucket=raw["s3_bucket"], Key="kept/across/down.txt", Body=b"kept")
@@ -225,22 +232,18 @@ def test_cli_up_status_down_and_up_again_on_the_same_data(tmp_path: Path) -> Non
 
     # The next `up` serves the same data with the same credentials (and ports, when free).
     revived = run_cli(data, "up", "--any-ports")
+    assert revived.returncode == 0, revived.stderr
+    state = read_services_state(data)
+    assert state is not None
+    assert state.s3_access_key == raw["s3_access_key"]
+    assert state.s3_secret_key == secret
+    assert state.nats_url == raw["nats_url"]
+    client = s3_client(state.s3_endpoint, state.s3_access_key, Secret(secret), timeout=10)
     try:
-        assert revived.returncode == 0, revived.stderr
-        state = read_services_state(data)
-        assert state is not None
-        assert state.s3_access_key == raw["s3_access_key"]
-        assert state.s3_secret_key == secret
-        assert state.nats_url == raw["nats_url"]
-        client = s3_client(state.s3_endpoint, state.s3_access_key, Secret(secret), timeout=10)
-        try:
-            body = client.get_object(Bucket=state.s3_bucket, Key="kept/across/down.txt")["Body"]
-            assert body.read() == b"kept"
-        finally:
-            client.close()
+        body = client.get_object(Bucket=state.s3_bucket, Key="kept/across/down.txt")["Body"]
+        assert body.read() == b"kept"
     finally:
-        services.down(settings, grace=5)
-    assert our_servers(data) == {"nats": None, "weed": None}
+        client.close()
 
 
 @pytest.mark.slow
