@@ -89,10 +89,6 @@ def hash_password(password: str) -> str:
     return bcrypt.hashpw(password.encode(), bcrypt.gensalt(BCRYPT_ROUNDS)).decode()
 
 
-def password_matches(password: str, hashed: str) -> bool:
-    return bcrypt.checkpw(password.encode(), hashed.encode())
-
-
 @dataclasses.dataclass(frozen=True, slots=True)
 class NatsUser:
     """One configured user: the name, the bcrypt hash of its password, what it may do."""

@@ -45,7 +45,7 @@ class RateLimiter:
         self._clock = clock
         #: key -> [tokens, time of the last refill], the least recently seen first.
         self._buckets: OrderedDict[str, list[float]] = OrderedDict()
-        #: Requests refused so far (for metrics).
+        #: Requests refused so far (``peaceland_rate_limit_refused_total``).
         self.refused = 0
 
     def acquire(self, key: str) -> float:

@@ -35,6 +35,9 @@ async def test_over_the_burst_is_429_with_retry_after_then_allowed_again(stack: 
         await asyncio.sleep(float(headers["Retry-After"]) + 0.1)
         status, body, _ = await client.call("GET", "/api/v1/stats", role="viewer")
         assert status == 200, body
+        # The refusals are counted for monitoring.
+        async with client.http.get(client.url + "/metrics") as resp:
+            assert "peaceland_rate_limit_refused_total 2.0" in await resp.text()
 
 
 async def test_each_token_has_its_own_bucket_and_other_paths_are_free(stack: Any) -> None:

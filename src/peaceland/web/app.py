@@ -32,20 +32,21 @@ from typing import Final
 
 from aiohttp import web
 from nats.aio.client import Client as NatsClient
+from prometheus_client.registry import Collector
 
 from peaceland.analytics.catalog import Archive
 from peaceland.bus import connect, create_missing_streams
 from peaceland.config import DEFAULT_ALERT_THRESHOLD, Settings, resolve_endpoints
 from peaceland.incident_builder import BuilderOptions, IncidentBuilder
 from peaceland.incident_store import IncidentStore
-from peaceland.metrics import counters_collector
+from peaceland.metrics import CountersCollector, counters_collector
 from peaceland.token_store import TokenStore
 from peaceland.web.alerts_api import add_alert_routes
 from peaceland.web.auth import add_auth
 from peaceland.web.dashboard import add_dashboard_routes
 from peaceland.web.drones_api import add_drone_routes
 from peaceland.web.gateway import COUNTERS_KEY, add_gateway_routes
-from peaceland.web.limits import RateLimit, add_rate_limits
+from peaceland.web.limits import LIMITER_KEY, RateLimit, add_rate_limits
 from peaceland.web.metrics_api import add_metrics_routes
 from peaceland.web.openapi_api import add_openapi_routes
 from peaceland.web.server import serve, tls_context
@@ -103,7 +104,10 @@ async def create_app(
     add_drone_routes(app, js)
     add_dashboard_routes(app, options.map_tiles_url, options.alert_threshold)
     add_openapi_routes(app)
-    collectors = [counters_collector("gateway", app[COUNTERS_KEY])]
+    collectors: list[Collector] = [counters_collector("gateway", app[COUNTERS_KEY])]
+    limiter = app.get(LIMITER_KEY)
+    if limiter is not None:  # peaceland_rate_limit_refused_total
+        collectors.append(CountersCollector("rate_limit", lambda: {"refused": limiter.refused}))
     if options.incident_builder is not None:
         builder = IncidentBuilder(nc, store, options.incident_builder)
         app[BUILDER_KEY] = builder
