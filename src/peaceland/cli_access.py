@@ -7,13 +7,18 @@ service credentials); officers manage tokens over HTTP with an admin token inste
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 import msgspec
+from nats.js import JetStreamContext
 
-from peaceland.access import Role
+from peaceland.access import Role, TokenRecord
+from peaceland.token_store import TokenStore
+
+T = TypeVar("T")
 
 ROLE_CHOICE = click.Choice([r.value for r in Role])
 
@@ -31,18 +36,16 @@ def _nats_url(data_dir: Path | None) -> str:
     return resolve_endpoints(settings_from(data_dir=data_dir)).nats_url
 
 
-def _with_tokens(data_dir: Path | None, work: Any) -> Any:
-    """Run ``work(store, js)`` on a connection to the data dir's NATS."""
+def _on_nats(data_dir: Path | None, work: Callable[[JetStreamContext], Awaitable[T]]) -> T:
+    """Run ``work(js)`` on a connection to the data dir's NATS."""
     from peaceland.bus import connect
-    from peaceland.token_store import TokenStore
 
     url = _nats_url(data_dir)
 
-    async def go() -> Any:
-        nc = await connect(url, "peaceland-tokens")
+    async def go() -> T:
+        nc = await connect(url, "peaceland-access")
         try:
-            js = nc.jetstream()
-            return await work(await TokenStore.open(js), js)
+            return await work(nc.jetstream())
         finally:
             await nc.drain()
 
@@ -117,14 +120,14 @@ def token_create_command(data_dir: Path | None, role: str, drone_id: str | None,
     """
     from peaceland import audit_log
 
-    async def work(store: Any, js: Any) -> str:
+    async def work(js: JetStreamContext) -> str:
         actor = audit_log.cli_actor()
+        store = await TokenStore.open(js)
         token, _ = await store.create(name, Role(role), created_by=actor, drone_id=drone_id)
-        item = audit_log.entry(audit_log.cli_actor(), "operator", "token.create", name)
-        await audit_log.record(js, item)
-        return str(token)
+        await audit_log.record(js, audit_log.entry(actor, "operator", "token.create", name))
+        return token
 
-    click.echo(_with_tokens(data_dir, work))
+    click.echo(_on_nats(data_dir, work))
 
 
 @token_group.command("list")
@@ -133,10 +136,10 @@ def token_create_command(data_dir: Path | None, role: str, drone_id: str | None,
 def token_list_command(data_dir: Path | None, as_json: bool) -> None:
     """The tokens: name, role, who created them and when (never the tokens)."""
 
-    async def work(store: Any, js: Any) -> Any:
-        return await store.records()
+    async def work(js: JetStreamContext) -> list[TokenRecord]:
+        return await (await TokenStore.open(js)).records()
 
-    records = _with_tokens(data_dir, work)
+    records = _on_nats(data_dir, work)
     if as_json:
         click.echo(msgspec.json.format(msgspec.json.encode(records)).decode())
         return
@@ -154,13 +157,13 @@ def token_revoke_command(data_dir: Path | None, name: str) -> None:
     """Revoke a token by name: refused everywhere within seconds."""
     from peaceland import audit_log
 
-    async def work(store: Any, js: Any) -> Any:
-        record = await store.revoke(name)
+    async def work(js: JetStreamContext) -> TokenRecord:
+        record = await (await TokenStore.open(js)).revoke(name)
         item = audit_log.entry(audit_log.cli_actor(), "operator", "token.revoke", name)
         await audit_log.record(js, item)
         return record
 
-    record = _with_tokens(data_dir, work)
+    record = _on_nats(data_dir, work)
     click.echo(f"revoked {record.name} ({record.role})")
 
 
@@ -172,10 +175,10 @@ def audit_command(data_dir: Path | None, limit: int, as_json: bool) -> None:
     """The audit log of officer actions, newest first."""
     from peaceland import audit_log
 
-    async def work(store: Any, js: Any) -> Any:
+    async def work(js: JetStreamContext) -> list[audit_log.AuditEntry]:
         return await audit_log.recent(js, limit)
 
-    entries = _with_tokens(data_dir, work)
+    entries = _on_nats(data_dir, work)
     if as_json:
         click.echo(msgspec.json.format(msgspec.json.encode(entries)).decode())
         return
