@@ -269,17 +269,12 @@ def weed_argv(binary: Path, layout: Layout, ports: Mapping[str, int]) -> list[st
 
 
 def nats_url(ports: Mapping[str, int], *, tls: bool = False) -> str:
-    """The address alone, fit for messages; clients need ``service_nats_url``."""
+    """The address alone, fit for messages; clients need ``account_url``."""
     return f"{'tls' if tls else 'nats'}://{processes.LOOPBACK}:{ports['nats']}"
 
 
-def service_nats_url(layout: Layout, ports: Mapping[str, int], *, tls: bool = False) -> str:
-    account = nats_users(layout).service
-    return nats_auth.with_credentials(nats_url(ports, tls=tls), account.user, account.password)
-
-
-def fleet_nats_url(layout: Layout, ports: Mapping[str, int], *, tls: bool = False) -> str:
-    account = nats_users(layout).fleet
+def account_url(account: NatsAccount, ports: Mapping[str, int], *, tls: bool = False) -> str:
+    """The server's URL with ``account``'s credentials (the service's or the fleet's)."""
     return nats_auth.with_credentials(nats_url(ports, tls=tls), account.user, account.password)
 
 

@@ -205,8 +205,9 @@ def _state(
         drone_nats_url = settings.drone_nats_url or settings.nats_url
     else:
         tls = settings.nats_tls_cert is not None
-        nats_url = embedded.service_nats_url(layout, ports, tls=tls)
-        drone_nats_url = embedded.fleet_nats_url(layout, ports, tls=tls)
+        users = embedded.nats_users(layout)
+        nats_url = embedded.account_url(users.service, ports, tls=tls)
+        drone_nats_url = embedded.account_url(users.fleet, ports, tls=tls)
     return ServicesState(
         nats_url=nats_url,
         drone_nats_url=drone_nats_url,
@@ -372,7 +373,9 @@ def _nats_status(
     external = settings.nats_url is not None
     pid = None if external else embedded.find(layout, NATS, state)
     url = settings.nats_url or (
-        embedded.service_nats_url(layout, ports, tls=settings.nats_tls_cert is not None)
+        embedded.account_url(
+            embedded.nats_users(layout).service, ports, tls=settings.nats_tls_cert is not None
+        )
         if "nats" in ports
         else None
     )
