@@ -31,6 +31,7 @@ from nats.js import api as js_api
 from nats.js.errors import (
     BadRequestError,
     BucketNotFoundError,
+    KeyDeletedError,
     KeyNotFoundError,
     KeyWrongLastSequenceError,
 )
@@ -93,13 +94,14 @@ class KeyValue(Protocol):
 class NatsKeyValue:
     """``KeyValue`` on a nats-py JetStream bucket."""
 
-    def __init__(self, bucket: NatsBucket) -> None:
+    def __init__(self, bucket: NatsBucket, js: JetStreamContext) -> None:
         self.bucket = bucket
+        self.js = js
 
     async def get(self, key: str) -> tuple[bytes, int] | None:
         try:
             entry = await self.bucket.get(key)
-        except KeyNotFoundError:
+        except (KeyNotFoundError, KeyDeletedError):
             return None
         return entry.value or b"", entry.revision or 0
 
@@ -119,14 +121,18 @@ class NatsKeyValue:
         return await self.bucket.put(key, value)
 
     async def values(self, prefix: str) -> list[bytes]:
-        watcher = await self.bucket.watch(prefix + ">", ignore_deletes=True)
+        # The keys come from the bucket's stream (one subject per key), then each value is read.
+        # A nats-py watcher is not used: it may signal "no more values" before delivering
+        # values the server had already sent (its consumer_info races the deliveries).
+        subjects = f"$KV.{BUCKET}.{prefix}>"
+        info = await self.js.stream_info(f"KV_{BUCKET}", subjects_filter=subjects)
+        keys = [subject[len(f"$KV.{BUCKET}.") :] for subject in info.state.subjects or {}]
         out: list[bytes] = []
-        try:
-            while (entry := await watcher.updates(timeout=10.0)) is not None:  # type: ignore[no-untyped-call]
-                if entry.value:
-                    out.append(entry.value)
-        finally:
-            await watcher.stop()  # type: ignore[no-untyped-call]
+        for start in range(0, len(keys), LOOKUPS_AT_ONCE):
+            chunk = keys[start : start + LOOKUPS_AT_ONCE]
+            for found in await asyncio.gather(*(self.get(key) for key in chunk)):
+                if found is not None and found[0]:
+                    out.append(found[0])
         return out
 
 
@@ -174,7 +180,7 @@ class MemoryKeyValue:
 async def open_bucket(js: JetStreamContext, replicas: int = 1) -> NatsKeyValue:
     """Bind to ``INCIDENTS``, creating it when missing. Safe when several processes race."""
     try:
-        return NatsKeyValue(await js.key_value(BUCKET))
+        return NatsKeyValue(await js.key_value(BUCKET), js)
     except BucketNotFoundError:
         pass
     config = js_api.KeyValueConfig(
@@ -186,9 +192,9 @@ async def open_bucket(js: JetStreamContext, replicas: int = 1) -> NatsKeyValue:
         storage=js_api.StorageType.FILE,
     )
     try:
-        return NatsKeyValue(await js.create_key_value(config))
+        return NatsKeyValue(await js.create_key_value(config), js)
     except BadRequestError:  # created meanwhile, maybe with other settings: use it as it is
-        return NatsKeyValue(await js.key_value(BUCKET))
+        return NatsKeyValue(await js.key_value(BUCKET), js)
 
 
 def _utcnow() -> datetime:
