@@ -42,8 +42,10 @@ TERM: Final = b"+TERM"  # never redeliver
 
 #: Extra seconds beyond a request's expiry before the client stops waiting for its end.
 REQUEST_GRACE_S: Final = 1.0
-#: Least seconds between two attempts to (re)create the consumer.
-ENSURE_EVERY_S: Final = 2.0
+#: Seconds between attempts to (re)create the consumer: the first wait, doubling to the last.
+#: Short at first because a consumer another process has just created can answer 503 for a
+#: moment; capped so a missing stream does not flood the server.
+ENSURE_BACKOFF_S: Final = (0.1, 2.0)
 
 _STATUS: Final = "Status"
 _HEARTBEAT: Final = "100"
@@ -88,7 +90,8 @@ class PullSource:
         self._msgs: list[Msg] = []
         self._done = asyncio.Event()
         self._ready = False
-        self._last_ensure = -ENSURE_EVERY_S
+        self._next_ensure = 0.0  # monotonic time of the next allowed attempt
+        self._ensure_wait = ENSURE_BACKOFF_S[0]
 
     async def _on_msg(self, msg: Msg) -> None:
         if msg.reply:
@@ -107,6 +110,8 @@ class PullSource:
             if status == "503" or "Consumer Deleted" in description:
                 log.warning("pull %s: %s %s", self.spec.durable, status, description)
                 self._ready = False
+            else:
+                self._ensure_wait = ENSURE_BACKOFF_S[0]  # the consumer answers: all is well
             self._done.set()
 
     async def _ensure(self) -> bool:
@@ -117,9 +122,10 @@ class PullSource:
         if self._ready:
             return True
         now = time.monotonic()
-        if now - self._last_ensure < ENSURE_EVERY_S:
+        if now < self._next_ensure:
             return False
-        self._last_ensure = now
+        self._next_ensure = now + self._ensure_wait
+        self._ensure_wait = min(self._ensure_wait * 2, ENSURE_BACKOFF_S[1])
         try:
             await ensure_consumer(self.nc.jetstream(), self.spec)
         except (NatsError, TimeoutError) as exc:
@@ -132,7 +138,8 @@ class PullSource:
         """Up to ``batch`` messages (and about ``max_bytes``), waiting at most ``max_wait_s``
         for the first; returns as soon as the batch is full or the server has no more."""
         if not await self._ensure():
-            await asyncio.sleep(min(max_wait_s, 0.5))
+            until_next = max(0.0, self._next_ensure - time.monotonic())
+            await asyncio.sleep(min(max_wait_s, until_next, 0.5))
             return self._take()
         self._request += 1
         self._want = max(1, batch)
