@@ -24,6 +24,7 @@ import nats
 import pyarrow as pa
 import pytest
 from nats.aio.client import Client as NatsClient
+from nats.js.errors import NotFoundError
 
 from peaceland import services
 from peaceland.archive_batch import FlushPolicy
@@ -148,6 +149,16 @@ async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 60.0
 async def drained(nc: NatsClient, case: Case, kind: Kind = "reports") -> bool:
     spec = consumer_spec(kind, durable=case.durable)
     return await consumer_lag(nc.jetstream(), spec) == (0, 0)
+
+
+async def pulling(nc: NatsClient, case: Case, requests: int) -> bool:
+    """At least ``requests`` pull requests wait on the case's consumer (archivers are ready)."""
+    spec = consumer_spec("reports", durable=case.durable)
+    try:
+        info = await nc.jetstream().consumer_info(spec.stream, spec.durable)
+    except NotFoundError:
+        return False
+    return (info.num_waiting or 0) >= requests
 
 
 async def read_archive(
@@ -341,6 +352,7 @@ async def test_two_archivers_side_by_side_share_the_work(stack: Any, tmp_path: P
         with logs[0].open("wb") as one, logs[1].open("wb") as two:
             procs = [await spawn_archiver(stack, case.cli_args(), log) for log in (one, two)]
             try:
+                await eventually(lambda: pulling(nc, case, 2))  # both started: a fair race
                 sent = await publish_reports(nc, case, range(4000), pace_s=0.05)
                 await eventually(lambda: drained(nc, case))
             finally:
