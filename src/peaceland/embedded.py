@@ -207,13 +207,14 @@ def nats_config(
     layout: Layout, ports: Mapping[str, int], users: NatsUsers, tls: ServerTls | None = None
 ) -> str:
     """JetStream on file storage with fsync on every write, MQTT and monitoring on loopback,
-    no anonymous access (every client is one of ``users``) and, with ``tls``, NATS clients
-    only over TLS."""
+    no anonymous access (every client is one of ``users``) and, with ``tls``, NATS and MQTT
+    clients only over TLS (the same certificate)."""
     host = processes.LOOPBACK
-    tls_block = ""
+    tls_block = mqtt_tls = ""
     if tls is not None:
         cert, key = json.dumps(str(tls.cert)), json.dumps(str(tls.key))
         tls_block = f"tls {{\n  cert_file: {cert}\n  key_file: {key}\n}}\n"
+        mqtt_tls = f"  tls {{\n    cert_file: {cert}\n    key_file: {key}\n  }}\n"
     store = json.dumps(str(layout.dir(NATS) / "store"))
     return (
         "# Written by `peaceland up`; rewritten at every start.\n"
@@ -224,7 +225,7 @@ def nats_config(
         # Stream byte limits (bus.STREAMS) are ceilings that JetStream reserves up front;
         # allow them all, the disk stays the real limit.
         f"  max_file_store: {MAX_FILE_STORE}\n}}\n"
-        f'mqtt {{\n  listen: "{host}:{ports["mqtt"]}"\n}}\n'
+        f'mqtt {{\n  listen: "{host}:{ports["mqtt"]}"\n{mqtt_tls}}}\n'
         + tls_block
         + nats_auth.authorization_block(users.server_users())
     )
@@ -266,6 +267,10 @@ def weed_argv(binary: Path, layout: Layout, ports: Mapping[str, int]) -> list[st
         "-s3.port.lance=0",
         *_socket_arg("-s3.localSocket", layout.dir(WEED) / "s3.sock"),
     ]
+
+
+def mqtt_url(ports: Mapping[str, int], *, tls: bool = False) -> str:
+    return f"{'mqtts' if tls else 'mqtt'}://{processes.LOOPBACK}:{ports['mqtt']}"
 
 
 def nats_url(ports: Mapping[str, int], *, tls: bool = False) -> str:

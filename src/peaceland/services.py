@@ -200,11 +200,11 @@ def _state(
     secret: Secret,
 ) -> ServicesState:
     host = processes.LOOPBACK
+    tls = settings.nats_tls_cert is not None
     if settings.nats_url:
         nats_url = settings.nats_url
         drone_nats_url = settings.drone_nats_url or settings.nats_url
     else:
-        tls = settings.nats_tls_cert is not None
         users = embedded.nats_users(layout)
         nats_url = embedded.account_url(users.service, ports, tls=tls)
         drone_nats_url = embedded.account_url(users.fleet, ports, tls=tls)
@@ -215,7 +215,7 @@ def _state(
         s3_bucket=settings.s3_bucket,
         s3_access_key=access,
         s3_secret_key=secret.reveal(),
-        mqtt_url=None if settings.nats_url else f"mqtt://{host}:{ports['mqtt']}",
+        mqtt_url=None if settings.nats_url else embedded.mqtt_url(ports, tls=tls),
         nats_monitor_url=None if settings.nats_url else f"http://{host}:{ports['nats_monitor']}",
         pids=dict(pids),
         ports=dict(ports),
