@@ -27,8 +27,10 @@ conversion, and on failure a field-by-field check in contract order that names t
 
 from __future__ import annotations
 
+import json
+import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any, Final, Literal
 
@@ -141,6 +143,9 @@ _ANY_DECODER: Final = msgspec.json.Decoder()
 _BATCH_DECODER: Final = msgspec.json.Decoder(list[msgspec.Raw])
 _RAW_DECODER: Final = msgspec.json.Decoder(msgspec.Raw)
 _ALERT_DECODER: Final = msgspec.json.Decoder(Alert)
+# Reads a float literal beyond float range as infinity, to say where it is.
+_INFINITY_DECODER: Final = msgspec.json.Decoder(float_hook=float)
+_SURROGATE: Final = re.compile("[\ud800-\udfff]")
 
 # What msgspec may raise on arbitrary bytes: DecodeError (ValidationError is a subclass),
 # UnicodeDecodeError (a ValueError) for bad UTF-8 in strings, RecursionError for deep nesting.
@@ -280,9 +285,52 @@ def _unreadable(payload: bytes, exc: BaseException) -> str:
         return "JSON nested too deeply"
     message = str(exc).removeprefix("JSON is malformed: ")
     message = message[:1].lower() + message[1:]
-    if isinstance(exc, msgspec.ValidationError):  # a number beyond float or int range
-        return f"JSON {message}"
+    if isinstance(exc, msgspec.ValidationError):  # a number beyond float range
+        try:
+            where = _first_path(_INFINITY_DECODER.decode(payload), _is_infinite)
+        except _DECODE_ERRORS:
+            where = None
+        return f"{where} is a number out of range" if where else f"JSON {message}"
+    if message == "input data was truncated":
+        # msgspec says so of a complete document with a lone surrogate escape ("\ud800"),
+        # which the standard library reads: if it does, say where the escape is.
+        try:
+            where = _first_path(json.loads(payload), _has_lone_surrogate)
+        except (ValueError, RecursionError):
+            where = None
+        if where:
+            return f"not JSON: lone UTF-16 surrogate escape in {where}"
     return f"not JSON: {message}"
+
+
+def _first_path(value: Any, wrong: Callable[[Any], bool]) -> str | None:
+    """The path (``lat``, ``citizens[0].peacescore``) of the first key or value of a decoded
+    JSON document for which ``wrong`` is true, or None. Iterative: documents may be nested
+    thousands deep."""
+    stack: list[tuple[str, Any]] = [("", value)]
+    while stack:
+        path, item = stack.pop()
+        if wrong(item):
+            return path or "the document"
+        if isinstance(item, dict):
+            for key in item:
+                if wrong(key):
+                    return f"{path}.{key!r}" if path else repr(key)
+            children = [(f"{path}.{k}" if path else str(k), v) for k, v in item.items()]
+        elif isinstance(item, list):
+            children = [(f"{path}[{i}]", v) for i, v in enumerate(item)]
+        else:
+            continue
+        stack.extend(reversed(children))  # popped in document order
+    return None
+
+
+def _is_infinite(value: Any) -> bool:
+    return isinstance(value, float) and math.isinf(value)
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    return isinstance(value, str) and _SURROGATE.search(value) is not None
 
 
 def _explain(obj: dict[str, Any]) -> None:

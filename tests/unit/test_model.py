@@ -130,7 +130,19 @@ INVALID: list[tuple[str, bytes, str]] = [
     (
         "number beyond float",
         with_(lat=1).replace(b'"lat": 1', b'"lat": 1e400'),
-        "JSON number out of range - at `$[...]`",
+        "lat is a number out of range",
+    ),
+    (
+        "number beyond float, deeper",
+        with_(citizens=[{"name": "A", "peacescore": 1}], x={"y": [0, 1]})
+        .replace(b'"peacescore": 1', b'"peacescore": -1e999')
+        .replace(b"[0, 1]", b"[0, 1e400]"),
+        "citizens[0].peacescore is a number out of range",
+    ),
+    (
+        "number beyond float, in an extra field",
+        with_(x={"y": [0, 1]}).replace(b"[0, 1]", b"[0, 1e400]"),
+        "x.y[1] is a number out of range",
     ),
     (
         "deep nesting",
