@@ -9,12 +9,10 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
-import nats
 from aiohttp import ClientSession
-from aiohttp.test_utils import TestServer
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 
@@ -23,11 +21,12 @@ from peaceland.bus import MSG_ID_HEADER, alert_subject
 from peaceland.incident_builder import BuilderOptions
 from peaceland.model import Alert, Severity, encode_alert, format_raised_at
 from peaceland.rules import severity as severity_of
-from peaceland.token_store import TokenStore
-from peaceland.web.app import WebOptions, create_app
+from peaceland.web.app import WebOptions
 from peaceland.web.sse_client import Event, sse_events
 
-BODY_LIMIT = 256 * 1024
+if TYPE_CHECKING:  # for the type checker only: never import a conftest at run time
+    from conftest import Stack
+
 BASE_TS = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
 
 
@@ -95,29 +94,13 @@ def builder_for(drone: str, durable: str | None = None) -> WebOptions:
     )
 
 
-async def api_token(nc: NatsClient, role: Role = Role.ADMIN) -> str:
-    """A new API token of ``role`` in the stack's token store (a unique name per call)."""
-    store = await TokenStore.open(nc.jetstream())
-    token, _ = await store.create(f"test-{role.value}-{uuid.uuid4().hex[:12]}", role, "tests")
-    return token
-
-
 @contextlib.asynccontextmanager
 async def web_app(
-    nats_url: str, options: WebOptions | None = None, role: Role = Role.ADMIN
+    stack: Stack, options: WebOptions | None = None, role: Role = Role.ADMIN
 ) -> AsyncIterator[Web]:
-    """The full application on a test server; requests carry a token of ``role``."""
-    nc = await nats.connect(nats_url)
-    app = await create_app(nc, BODY_LIMIT, options or WebOptions(incident_builder=None))
-    server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
-    http = ClientSession(headers={"Authorization": f"Bearer {await api_token(nc, role)}"})
-    try:
-        yield Web(str(server.make_url("")).rstrip("/"), nc, http)
-    finally:
-        await http.close()
-        await server.close()
-        await nc.drain()
+    """The full application on a test server; requests carry a new token of ``role``."""
+    async with stack.serve_app(options, role=role) as served:
+        yield Web(served.url, served.nc, served.http)
 
 
 class SseReader:

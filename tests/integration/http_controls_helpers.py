@@ -5,17 +5,16 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
-from aiohttp import ClientSession
-from aiohttp.test_utils import TestServer
+from aiohttp import ClientSession, web
 from multidict import CIMultiDictProxy
 
-from peaceland.bus import connect
-from peaceland.web.app import WebOptions, create_app
+from peaceland.web.app import WebOptions
 
-BODY_LIMIT = 256 * 1024
+if TYPE_CHECKING:  # for the type checker only: never import a conftest at run time
+    from conftest import Stack
 
 
 def auth_headers(stack: Any, role: str | None = "admin") -> dict[str, str]:
@@ -42,19 +41,8 @@ class Client:
 
 @contextlib.asynccontextmanager
 async def served(
-    stack: Any, options: WebOptions, prepare: Callable[[Any], None] | None = None
+    stack: Stack, options: WebOptions, prepare: Callable[[web.Application], None] | None = None
 ) -> AsyncIterator[Client]:
     """The app of ``create_app`` on a test server; ``prepare(app)`` runs before it starts."""
-    nc = await connect(stack.state.nats_url, "peaceland-test-http-controls")
-    app = await create_app(nc, BODY_LIMIT, options)
-    if prepare is not None:
-        prepare(app)
-    server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
-    http = ClientSession()
-    try:
-        yield Client(str(server.make_url("")).rstrip("/"), http, stack)
-    finally:
-        await http.close()
-        await server.close()
-        await nc.drain()
+    async with stack.serve_app(options, prepare=prepare) as running:
+        yield Client(running.url, running.http, stack)

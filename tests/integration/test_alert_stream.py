@@ -29,7 +29,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 async def web(stack: Any) -> AsyncIterator[Web]:
-    async with web_app(stack.endpoints.nats_url) as running:
+    async with web_app(stack) as running:
         yield running
 
 
@@ -67,7 +67,7 @@ async def test_reconnect_with_last_event_id_resumes_without_gap_or_duplicate(
     # Published while no client is connected.
     seqs += [await publish_alert(web.js, make_alert(drone, n)) for n in range(3, 7)]
     # The client comes back through another gateway instance.
-    async with web_app(stack.endpoints.nats_url) as other:
+    async with web_app(stack) as other:
         second = SseReader(other, drone, last_event_id=last_id)
         try:
             missed = await second.wait_for(4)
@@ -164,7 +164,7 @@ async def test_bad_list_parameters_are_400(web: Web, query: str, message: str) -
 
 async def test_heartbeats_keep_an_idle_stream_open(stack: Any) -> None:
     options = WebOptions(incident_builder=None, sse_heartbeat_s=0.2)
-    async with web_app(stack.endpoints.nats_url, options) as web:
+    async with web_app(stack, options) as web:
         url = web.url + "/api/v1/alerts/stream"
         async with web.http.get(url) as resp:
             assert resp.status == 200
@@ -179,7 +179,7 @@ async def test_sse_and_incidents_survive_a_nats_server_restart(fresh_stack: Any)
     stack = fresh_stack
     drone = unique_drone()
     name = f"Enjolras {drone}"
-    async with web_app(stack.endpoints.nats_url, builder_for(drone)) as web:
+    async with web_app(stack, builder_for(drone)) as web:
         reader = SseReader(web, drone)
         try:
             await asyncio.wait_for(reader.opened.wait(), 5)

@@ -6,13 +6,10 @@ import json
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import nats
 import pytest
 from aiohttp import ClientSession
-from aiohttp.test_utils import TestServer
-from alert_helpers import api_token
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 
@@ -24,11 +21,11 @@ from peaceland.bus import (
     REPORTS_STREAM,
     ensure_streams,
 )
-from peaceland.web.app import WebOptions, create_app
+
+if TYPE_CHECKING:  # for the type checker only: never import a conftest at run time
+    from conftest import Stack
 
 pytestmark = pytest.mark.slow
-
-BODY_LIMIT = 256 * 1024
 
 
 def report(drone_id: str, minute: int = 0, **fields: Any) -> dict[str, Any]:
@@ -54,11 +51,11 @@ async def subject_count(js: JetStreamContext, stream: str, subject: str) -> int:
 
 
 class Gateway:
-    def __init__(self, url: str, nc: NatsClient, token: str) -> None:
+    def __init__(self, url: str, nc: NatsClient, http: ClientSession) -> None:
         self.url = url
         self.nc = nc
         self.js = nc.jetstream()
-        self.http = ClientSession(headers={"Authorization": f"Bearer {token}"})
+        self.http = http
 
     async def post(self, body: bytes | Any) -> tuple[int, dict[str, Any]]:
         data = body if isinstance(body, bytes) else json.dumps(body).encode()
@@ -67,23 +64,15 @@ class Gateway:
 
 
 @asynccontextmanager
-async def start_gateway(nats_url: str) -> AsyncIterator[Gateway]:
-    nc = await nats.connect(nats_url)
-    app = await create_app(nc, BODY_LIMIT, WebOptions(incident_builder=None))
-    server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
-    gw = Gateway(str(server.make_url("")).rstrip("/"), nc, await api_token(nc, Role.DRONE))
-    try:
-        yield gw
-    finally:
-        await gw.http.close()
-        await server.close()
-        await nc.drain()
+async def start_gateway(stack: Stack) -> AsyncIterator[Gateway]:
+    """The full app on a test server; requests carry a new drone token."""
+    async with stack.serve_app(role=Role.DRONE) as served:
+        yield Gateway(served.url, served.nc, served.http)
 
 
 @pytest.fixture
 async def gateway(stack: Any) -> AsyncIterator[Gateway]:
-    async with start_gateway(stack.endpoints.nats_url) as gw:
+    async with start_gateway(stack) as gw:
         yield gw
 
 
@@ -183,7 +172,7 @@ async def test_healthz(gateway: Gateway) -> None:
 
 async def test_no_stream_means_503_not_202(fresh_stack: Any) -> None:
     """When JetStream does not acknowledge, the drone is told to retry, never 202."""
-    async with start_gateway(fresh_stack.endpoints.nats_url) as gw:
+    async with start_gateway(fresh_stack) as gw:
         await gw.js.delete_stream(REPORTS_STREAM)
         status, answer = await gw.post(report(unique_drone()))
         assert status == 503

@@ -35,7 +35,7 @@ def drone() -> str:
 
 @pytest.fixture
 async def web(stack: Any, drone: str) -> AsyncIterator[Web]:
-    async with web_app(stack.endpoints.nats_url, builder_for(drone)) as running:
+    async with web_app(stack, builder_for(drone)) as running:
         yield running
 
 
@@ -123,7 +123,7 @@ async def test_redelivered_and_replayed_alerts_are_counted_once(
     # A second builder from the start of the stream (a lost consumer, a new durable) replays
     # every alert: nothing is counted twice.
     replay = f"replay-{drone}"
-    async with web_app(stack.endpoints.nats_url, builder_for(drone, replay)) as other:
+    async with web_app(stack, builder_for(drone, replay)) as other:
 
         async def replayed() -> bool:
             info = await other.js.consumer_info(ALERTS_STREAM, replay)

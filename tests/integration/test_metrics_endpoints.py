@@ -39,7 +39,7 @@ async def test_web_metrics_count_ingest_and_show_consumer_lag(stack: Any) -> Non
         "citizens": [],
         "words": [],
     }
-    async with web_app(stack.endpoints.nats_url) as web:
+    async with web_app(stack) as web:
         js = web.js
         await js.add_consumer("REPORTS", durable_name=f"lagging-{drone}")
         status, _ = await web.post("/api/v1/reports", [report, {"bad": True}])

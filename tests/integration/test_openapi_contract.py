@@ -10,8 +10,6 @@
 from __future__ import annotations
 
 import contextlib
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -19,6 +17,7 @@ from typing import Any
 import pytest
 import requests
 import schemathesis
+from benchmarks.common import component
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.result import Ok
@@ -73,14 +72,15 @@ def role_tokens(stack: Any) -> dict[str, str]:
 def gateway(fresh_stack: Any) -> Iterator[Gateway]:
     """``peaceland gateway`` in its own process, rate limit off (it is not under test)."""
     port = free_port()
-    env = fresh_stack.env(
+    gw = Gateway(f"http://127.0.0.1:{port}", role_tokens(fresh_stack))
+    process = component(
+        ["gateway"],
+        fresh_stack.data_dir,
         PEACELAND_HTTP_PORT=str(port),
         PEACELAND_RATE_LIMIT_PER_S="0",
         PEACELAND_LOG_LEVEL="ERROR",
     )
-    proc = subprocess.Popen([sys.executable, "-m", "peaceland", "gateway"], env=env)
-    gw = Gateway(f"http://127.0.0.1:{port}", role_tokens(fresh_stack))
-    try:
+    with process as proc, contextlib.closing(gw.http):
         deadline = time.monotonic() + 60
         while True:
             with contextlib.suppress(requests.ConnectionError):
@@ -90,14 +90,6 @@ def gateway(fresh_stack: Any) -> Iterator[Gateway]:
             assert time.monotonic() < deadline, "the gateway never became ready"
             time.sleep(0.2)
         yield gw
-    finally:
-        gw.http.close()
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def operations(document: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:

@@ -122,7 +122,7 @@ async def answer_500_then_200(attempt: int) -> web.Response:
 
 @pytest.fixture
 async def sse_web(stack: Any) -> AsyncIterator[Web]:
-    async with web_app(stack.endpoints.nats_url) as running:
+    async with web_app(stack) as running:
         yield running
 
 

@@ -23,7 +23,6 @@ import nats.errors
 import paho.mqtt.client as mqtt
 import pytest
 from aiohttp import ClientSession
-from aiohttp.test_utils import TestServer
 from nats.aio.client import Client as NatsClient
 from nats.js.errors import APIError
 from paho.mqtt.enums import CallbackAPIVersion
@@ -32,7 +31,6 @@ from peaceland.access import Role, token_hash
 from peaceland.audit_log import recent
 from peaceland.bus import AUDIT_STREAM, REPORTS_STREAM, connect_once, redact
 from peaceland.token_store import BUCKET as TOKENS_BUCKET
-from peaceland.web.app import WebOptions, create_app
 
 pytestmark = pytest.mark.slow
 
@@ -305,17 +303,8 @@ class Api:
 
 @pytest.fixture
 async def api(stack: Any) -> AsyncIterator[Api]:
-    nc = await nats.connect(stack.state.nats_url)
-    app = await create_app(nc, 1 << 20, WebOptions(incident_builder=None))
-    server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
-    http = ClientSession()
-    try:
-        yield Api(str(server.make_url("")).rstrip("/"), http)
-    finally:
-        await http.close()
-        await server.close()
-        await nc.drain()
+    async with stack.serve_app(body_limit=1 << 20) as served:
+        yield Api(served.url, served.http)
 
 
 API_ROUTES = [
