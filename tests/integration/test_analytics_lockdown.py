@@ -1,31 +1,25 @@
 """``connect(locked=True)`` on a real SeaweedFS archive: the views answer, everything reaching
-outside the archive (local files, URLs, extensions, settings) is refused by DuckDB itself."""
+outside the archive (local files, URLs, extensions, settings) is refused by DuckDB itself, and
+the connection's memory is limited, with no spilling to disk."""
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import duckdb
 import pyarrow as pa
 import pytest
+from analytics_fixtures import archive_fixture, known_fixture  # noqa: F401
 
-from analytics_data import HOURS, Known, write_known
-from peaceland.analytics import TimeRange, archive_from, connect
-from peaceland.analytics.catalog import Archive
+from analytics_data import HOURS, Known
+from peaceland.analytics import TimeRange, connect
+from peaceland.analytics.catalog import Archive, Confinement
 
 pytestmark = pytest.mark.slow
 
-
-@pytest.fixture(scope="module")
-def known(stack: Any) -> Known:
-    return asyncio.run(write_known(stack.endpoints))
-
-
-@pytest.fixture(scope="module")
-def archive(stack: Any, known: Known) -> Archive:
-    return archive_from(stack.endpoints, known.prefix)
+#: Needs far more than 64 MB: 20 million distinct strings in one hash table.
+OVER_64MB: Final = "SELECT count(DISTINCT i::VARCHAR) FROM range(20000000) t(i)"
 
 
 @pytest.fixture
@@ -59,6 +53,38 @@ def test_locked_views_with_a_time_range(archive: Archive, known: Known) -> None:
     try:
         expected = sum(1 for r in known.reports if HOURS[3] <= r["ts"] < HOURS[6])
         assert count(con, "SELECT count(*) FROM reports") == expected
+    finally:
+        con.close()
+
+
+def setting(con: duckdb.DuckDBPyConnection, name: str) -> Any:
+    row = con.execute("SELECT current_setting($name)", {"name": name}).fetchone()
+    assert row is not None
+    return row[0]
+
+
+def test_locked_connection_is_confined_before_the_lock(locked: Any) -> None:
+    # 1 GB = 10^9 bytes, which DuckDB shows in binary units; '' = never spill to disk.
+    assert setting(locked, "memory_limit") == "953.6 MiB"
+    assert setting(locked, "temp_directory") == ""
+    assert setting(locked, "http_timeout") == 30
+
+
+def test_a_given_confinement_is_applied_and_stays(archive: Archive, known: Known) -> None:
+    con = connect(archive, locked=Confinement(memory_limit="64MiB", http_timeout_s=2))
+    try:
+        assert setting(con, "memory_limit") == "64.0 MiB"
+        assert setting(con, "temp_directory") == ""
+        assert setting(con, "http_timeout") == 2
+        assert count(con, "SELECT count(*) FROM reports") == len(known.reports)
+        with pytest.raises(duckdb.OutOfMemoryException, match="Out of Memory Error"):
+            con.execute(OVER_64MB).fetchall()
+        for change in ("SET memory_limit = '64GB'", "RESET memory_limit"):
+            with pytest.raises(duckdb.InvalidInputException, match="configuration has been locked"):
+                con.execute(change)
+        assert setting(con, "memory_limit") == "64.0 MiB"
+        # Still usable after running out of memory.
+        assert count(con, "SELECT count(*) FROM alerts") == len(known.alerts)
     finally:
         con.close()
 
@@ -104,6 +130,13 @@ def _refusals(tmp: Path, bucket: str) -> list[tuple[str, str]]:
         ("SET autoload_known_extensions = true", "the configuration has been locked"),
         ("SET allow_community_extensions = true", "the configuration has been locked"),
         ("SET python_enable_replacements = true", "the configuration has been locked"),
+        # Resources: no more memory, no spilling to a local directory, no longer HTTP waits.
+        ("SET memory_limit = '1TB'", "the configuration has been locked"),
+        ("SET GLOBAL memory_limit = '1TB'", "the configuration has been locked"),
+        (f"SET temp_directory = '{tmp}'", "the configuration has been locked"),
+        ("SET max_temp_directory_size = '1TB'", "the configuration has been locked"),
+        ("SET http_timeout = 3600", "the configuration has been locked"),
+        ("SET http_retries = 100", "the configuration has been locked"),
         ("PRAGMA profiling_output = '/tmp/profile.json'", "the configuration has been locked"),
     ]
 

@@ -1,38 +1,37 @@
 """``POST /api/v1/sql`` on the full app, over a known archive on a real SeaweedFS: the views
-answer, rows are capped, slow queries stopped, and nothing outside the archive is reachable."""
+answer, rows are capped, slow queries stopped, memory limited, a hung S3 given up on in
+bounded time, and nothing outside the archive is reachable."""
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
 import os
+import socket
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import pytest
 from aiohttp import web
+from analytics_fixtures import archive_fixture, known_fixture  # noqa: F401
 from http_controls_helpers import Client, served
 
-from analytics_data import HOURS, Known, write_known
-from peaceland.analytics import archive_from
+from analytics_data import HOURS, Known
+from peaceland.analytics import TimeRange
 from peaceland.analytics.catalog import Archive
-from peaceland.config import Secret
+from peaceland.config import Endpoints, Secret
+from peaceland.errors import StoreError
 from peaceland.web.app import WebOptions
-from peaceland.web.sql_api import LIMITS_KEY, SqlLimits
+from peaceland.web.sql_api import LIMITS_KEY, QueryTimedOut, SqlLimits, run_sql
 
 pytestmark = pytest.mark.slow
 
-
-@pytest.fixture(scope="module")
-def known(stack: Any) -> Known:
-    return asyncio.run(write_known(stack.endpoints))
-
-
-@pytest.fixture(scope="module")
-def archive(stack: Any, known: Known) -> Archive:
-    return archive_from(stack.endpoints, known.prefix)
+#: Runs for hours unless stopped.
+ENDLESS: Final = "SELECT sum(hash(i)) FROM range(1000000000000) t(i)"
+#: Needs far more than 64 MB (20 million distinct strings in one hash table); fails in < 1 s.
+OVER_64MB: Final = "SELECT count(DISTINCT i::VARCHAR) FROM range(20000000) t(i)"
 
 
 def options(archive: Archive | None) -> WebOptions:
@@ -135,8 +134,7 @@ async def test_request_may_lower_the_limits_never_raise_them(
         assert (status, body["count"], body["truncated"]) == (200, 2, True), body
         status, body = await sql(client, query, max_rows=1_000_000)
         assert (status, body["count"], body["truncated"]) == (200, 5, True), body
-        slow = "SELECT sum(hash(i)) FROM range(1000000000000) t(i)"
-        status, body = await sql(client, slow, timeout_s=0.3)
+        status, body = await sql(client, ENDLESS, timeout_s=0.3)
         assert (status, body) == (504, {"error": "the query was stopped after 0.3 s"})
         for bad in ({"max_rows": 0}, {"timeout_s": 0}, {"timeout_s": -1}):
             status, body = await sql(client, query, **bad)
@@ -151,12 +149,54 @@ async def test_slow_query_is_interrupted(stack: Any, archive: Archive) -> None:
 
     async with served(stack, options(archive), short) as client:
         began = time.monotonic()
-        status, body = await sql(client, "SELECT sum(hash(i)) FROM range(1000000000000) t(i)")
+        status, body = await sql(client, ENDLESS)
         assert (status, body) == (504, {"error": "the query was stopped after 0.5 s"})
         assert time.monotonic() - began < 10
         # The next query runs normally.
         status, body = await sql(client, "SELECT count(*) AS n FROM alerts")
         assert status == 200, body
+
+
+def test_the_deadline_stops_a_query_that_starts_after_it(archive: Archive) -> None:
+    """The deadline passes while the archive is still being listed: one interrupt then would
+    be lost, the repeated ones stop the query as soon as it starts."""
+    began = time.monotonic()
+    with pytest.raises(QueryTimedOut, match=r"^the (query was stopped|archive was not read)"):
+        run_sql(archive, ENDLESS, TimeRange(), SqlLimits(timeout_s=0.001))
+    assert time.monotonic() - began < 10
+
+
+async def test_a_query_over_the_memory_limit_is_400(stack: Any, archive: Archive) -> None:
+    def small(app: web.Application) -> None:
+        app[LIMITS_KEY] = SqlLimits(memory_limit="64MB")
+
+    async with served(stack, options(archive), small) as client:
+        began = time.monotonic()
+        status, body = await sql(client, OVER_64MB)
+        assert status == 400, body
+        assert body["error"].startswith("Out of Memory Error: failed to allocate"), body
+        assert body["error"].endswith("(the limit is 64MB per query)"), body
+        assert "\n" not in body["error"]
+        assert time.monotonic() - began < 30
+        status, body = await sql(client, "SELECT count(*) AS n FROM alerts")
+        assert status == 200, body
+
+
+def test_a_hung_s3_fails_the_request_in_bounded_time() -> None:
+    """An S3 that accepts connections and never answers: the connect-time listing is given up
+    after 4 tries of ``http_timeout = ceil(timeout_s)`` (DuckDB's default 30 s: ~2 minutes)."""
+    with socket.create_server(("127.0.0.1", 0), backlog=16) as hung:
+        url = f"http://127.0.0.1:{hung.getsockname()[1]}"
+        endpoints = Endpoints("nats://unused", url, "peaceland", "key", Secret("secret"))
+        began = time.monotonic()
+        with pytest.raises(StoreError) as failure:
+            run_sql(Archive(endpoints, "hung/"), "SELECT 1", TimeRange(), SqlLimits(timeout_s=1))
+        took = time.monotonic() - began
+    assert took < 20, took
+    message = str(failure.value)
+    assert message.startswith(f"cannot read the archive s3://peaceland/hung/ at {url}: "), message
+    assert "Timeout was reached" in message
+    assert "\n" not in message
 
 
 @pytest.mark.parametrize(

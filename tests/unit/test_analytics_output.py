@@ -15,9 +15,12 @@ import pytest
 from peaceland.analytics.catalog import (
     ALERT_COLUMNS,
     REPORT_COLUMNS,
+    Confinement,
+    confine,
     duckdb_type,
     httpfs_path,
     one_line,
+    open_duckdb,
     secret_sql,
 )
 from peaceland.analytics.output import cell_text, to_csv, write_result
@@ -153,6 +156,38 @@ def test_httpfs_ships_for_this_duckdb() -> None:
     ).fetchall()
     assert loaded == [(True,)]
     con.close()
+
+
+@pytest.mark.parametrize(
+    ("timeout_s", "http_timeout_s"),
+    [(0.001, 1), (1.0, 1), (1.2, 2), (29.5, 30), (30.0, 30), (600.0, 30), (float("inf"), 30)],
+)
+def test_no_s3_request_outlasts_the_deadline(timeout_s: float, http_timeout_s: int) -> None:
+    assert Confinement.within(timeout_s, "512MB") == Confinement("512MB", http_timeout_s)
+
+
+def test_confinement_settings() -> None:
+    assert Confinement().settings() == (
+        "memory_limit = '1GB'",
+        "temp_directory = ''",
+        "http_timeout = 30",
+    )
+    for seconds in (0, 31):
+        with pytest.raises(ConfigError, match="http_timeout_s must be 1 to 30 s"):
+            Confinement(http_timeout_s=seconds)
+
+
+def test_confine_sets_duckdbs_options() -> None:
+    con = open_duckdb()
+    try:
+        confine(con, Confinement("256MiB", 7))
+        settings = "SELECT current_setting('memory_limit'), current_setting('temp_directory'), "
+        row = con.execute(settings + "current_setting('http_timeout')").fetchone()
+        assert row == ("256.0 MiB", "", 7)
+        with pytest.raises(ConfigError, match="cannot set memory_limit = 'lots'"):
+            confine(con, Confinement("lots"))
+    finally:
+        con.close()
 
 
 def test_one_line() -> None:

@@ -2,6 +2,8 @@
 
     connect(source=None, *, key_prefix="", since=None, until=None, locked=False)
         -> DuckDBPyConnection
+    open_duckdb() -> DuckDBPyConnection                    connect's first half: no S3 yet
+    attach_archive(con, archive, time_range, *, locked)    the second: secret, views, lock
 
 The connection is in-memory DuckDB with the ``httpfs`` extension loaded from the installed
 PyPI package ``duckdb-extension-httpfs`` (never downloaded: automatic install and load of
@@ -24,7 +26,23 @@ metadata; pass the range to ``connect`` for time-bounded work on a large archive
 ``locked=True`` (for SQL that arrives over HTTP) then locks the connection down
 (``lock_down``): no local files, no network but the archive's S3 prefix, no extension install
 or load, no configuration change. The views keep working; everything else fails with a
-``duckdb.PermissionException`` or ``duckdb.InvalidInputException``.
+``duckdb.PermissionException`` or ``duckdb.InvalidInputException``. A locked connection is
+also confined (``Confinement``, set before anything is read from S3): a memory limit (1 GB by
+default; each in-memory connection is its own DuckDB instance with its own limit, so N
+concurrent connections may use N times as much), no spilling to disk (a query over the limit
+fails with ``duckdb.OutOfMemoryException``) and an ``http_timeout`` fitted to the caller's
+deadline (below).
+
+Time on a hung S3: ``con.interrupt()`` cuts neither an HTTP request in flight nor the retries
+after it. A request to an S3 server that accepts the connection and never answers fails after
+``http_timeout`` seconds and is tried ``1 + http_retries`` (DuckDB's 3) times, so listing or
+reading a hung S3 takes about ``4 * http_timeout`` (plus under a second of back-off) before
+DuckDB raises ``IOException: ... Timeout was reached``. ``http_timeout`` bounds each whole
+request, a large Parquet read included, so it is not divided among the tries: work with a
+deadline of T seconds uses ``Confinement.within(T)`` (``http_timeout = ceil(T)``, 1 to 30 s)
+and a hung S3 holds it for about ``4 * T`` (2 minutes at most). To put a deadline on the S3
+listing as well, open the connection with ``open_duckdb``, start the deadline on it, then
+``attach_archive`` (as ``web.sql_api`` does).
 
 A kind with no file yet (a fresh archive) gets an empty view of the same columns and types.
 Views over globs are re-listed at each query, so new objects show up in a long-lived
@@ -35,6 +53,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.resources
+import math
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -140,22 +159,74 @@ def httpfs_path() -> Path:
     return path
 
 
+#: DuckDB's own ``http_timeout`` (seconds), and the most a ``Confinement`` sets.
+MAX_HTTP_TIMEOUT_S: Final = 30
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Confinement:
+    """The resource limits of a locked-down connection, set before the archive is listed.
+
+    ``memory_limit``: DuckDB's ``memory_limit`` (``"1GB"``, ``"512MB"``...), for this
+    connection's own in-memory instance; nothing spills to disk (``temp_directory = ''``), so
+    a query over it fails. ``http_timeout_s``: DuckDB's ``http_timeout``, the most one HTTP
+    request to S3 may take, in whole seconds (1 to ``MAX_HTTP_TIMEOUT_S``).
+    """
+
+    memory_limit: str = "1GB"
+    http_timeout_s: int = MAX_HTTP_TIMEOUT_S
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.http_timeout_s <= MAX_HTTP_TIMEOUT_S:
+            raise ConfigError(
+                f"http_timeout_s must be 1 to {MAX_HTTP_TIMEOUT_S} s, not {self.http_timeout_s}"
+            )
+
+    @classmethod
+    def within(cls, timeout_s: float, memory_limit: str = "1GB") -> Confinement:
+        """For work stopped after ``timeout_s``: no single S3 request may outlast it."""
+        seconds = math.ceil(timeout_s) if math.isfinite(timeout_s) else MAX_HTTP_TIMEOUT_S
+        return cls(memory_limit, min(MAX_HTTP_TIMEOUT_S, max(1, seconds)))
+
+    def settings(self) -> tuple[str, ...]:
+        return (
+            f"memory_limit = {_quote(self.memory_limit)}",
+            "temp_directory = ''",
+            f"http_timeout = {self.http_timeout_s}",
+        )
+
+
 def connect(
     source: Settings | Endpoints | Archive | None = None,
     *,
     key_prefix: str = "",
     since: datetime | None = None,
     until: datetime | None = None,
-    locked: bool = False,
+    locked: bool | Confinement = False,
 ) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection with the views ``reports``, ``sightings`` and ``alerts``.
 
     ``source``: settings, endpoints or an ``Archive``; ``None`` reads ``PEACELAND_*`` and
     ``peaceland.toml`` like the CLI. ``locked``: see ``lock_down``; use it whenever the SQL
-    comes from someone else. Raises ``StoreError`` when S3 cannot be read.
+    comes from someone else; ``True`` confines with the default ``Confinement()``, or pass
+    one. Raises ``StoreError`` when S3 cannot be read.
     """
     archive = archive_from(source, key_prefix)
     time_range = TimeRange(since, until)
+    con = open_duckdb()
+    try:
+        attach_archive(con, archive, time_range, locked=locked)
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+def open_duckdb() -> duckdb.DuckDBPyConnection:
+    """An in-memory connection with ``httpfs`` loaded and the session in UTC; nothing read yet.
+
+    Extensions are never installed or loaded automatically.
+    """
     con = duckdb.connect(
         ":memory:",
         config={"autoinstall_known_extensions": "false", "autoload_known_extensions": "false"},
@@ -163,17 +234,55 @@ def connect(
     try:
         con.execute(f"LOAD {_quote(str(httpfs_path()))}")
         con.execute("SET TimeZone = 'UTC'")
-        con.execute(secret_sql(archive.endpoints))
-        define_views(con, archive, time_range)
-        if locked:
-            lock_down(con, archive)
     except duckdb.Error as exc:
         con.close()
-        raise StoreError(f"cannot read the archive {archive.location}: {one_line(exc)}") from None
+        raise ConfigError(f"cannot set up DuckDB with httpfs: {one_line(exc)}") from None
     except BaseException:
         con.close()
         raise
     return con
+
+
+def attach_archive(
+    con: duckdb.DuckDBPyConnection,
+    archive: Archive,
+    time_range: TimeRange | None = None,
+    *,
+    locked: bool | Confinement = False,
+) -> None:
+    """Define the views on ``con`` (from ``open_duckdb``), then lock it down if ``locked``.
+
+    A confinement is set before the S3 listing, so its ``http_timeout`` already bounds it.
+    Raises ``StoreError`` when S3 cannot be read; a ``duckdb.InterruptException`` (someone
+    called ``con.interrupt()``) is raised as it is. ``con`` stays open either way.
+    """
+    confinement = _confinement(locked)
+    if confinement is not None:
+        confine(con, confinement)
+    try:
+        con.execute(secret_sql(archive.endpoints))
+        define_views(con, archive, time_range or TimeRange())
+        if confinement is not None:
+            lock_down(con, archive)
+    except duckdb.InterruptException:
+        raise
+    except duckdb.Error as exc:
+        raise StoreError(f"cannot read the archive {archive.location}: {one_line(exc)}") from None
+
+
+def _confinement(locked: bool | Confinement) -> Confinement | None:
+    if isinstance(locked, Confinement):
+        return locked
+    return Confinement() if locked else None
+
+
+def confine(con: duckdb.DuckDBPyConnection, confinement: Confinement) -> None:
+    """Apply ``confinement`` to ``con``; ``lock_down`` later makes it final."""
+    for setting in confinement.settings():
+        try:
+            con.execute(f"SET {setting}")
+        except duckdb.Error as exc:
+            raise ConfigError(f"cannot set {setting}: {one_line(exc)}") from None
 
 
 #: Set in this order by ``lock_down``: the allow-list must be in place before external access
@@ -192,17 +301,17 @@ LOCK_DOWN_SETTINGS: Final = (
 def lock_down(con: duckdb.DuckDBPyConnection, archive: Archive) -> None:
     """Confine ``con`` to reading the archive, for SQL written by someone else.
 
-    Once the views are defined (``httpfs`` loaded, the S3 secret created): only paths under
-    the archive root (``s3://bucket/prefix/``) stay readable (``allowed_directories``); local
-    files, other buckets and URLs, ``COPY ... TO``, ``ATTACH`` of a file, ``EXPORT``,
-    ``INSTALL``, persistent secrets and ``LOAD`` of anything not built in are refused
-    (``enable_external_access = false``); Python objects are never scanned as tables; and
-    ``SET`` / ``RESET`` of any option fail (``lock_configuration``), so none of this can be
-    undone. What stays possible lives and dies with the in-memory connection: temporary
-    tables, ``LOAD`` of a built-in extension (a no-op) and a session-only ``CREATE SECRET``.
-    Such a secret could send the reads of the allowed paths to another S3 endpoint, so code
-    that runs SQL from others also accepts only queries (``web.sql_api``: one ``SELECT`` or
-    ``EXPLAIN``).
+    Once the views are defined (``httpfs`` loaded, the S3 secret created) and the resources
+    limited (``confine``): only paths under the archive root (``s3://bucket/prefix/``) stay
+    readable (``allowed_directories``); local files, other buckets and URLs, ``COPY ... TO``,
+    ``ATTACH`` of a file, ``EXPORT``, ``INSTALL``, persistent secrets and ``LOAD`` of
+    anything not built in are refused (``enable_external_access = false``); Python objects
+    are never scanned as tables; and ``SET`` / ``RESET`` of any option fail
+    (``lock_configuration``), so none of this, nor the memory limit, can be undone. What
+    stays possible lives and dies with the in-memory connection: temporary tables, ``LOAD``
+    of a built-in extension (a no-op) and a session-only ``CREATE SECRET``. Such a secret
+    could send the reads of the allowed paths to another S3 endpoint, so code that runs SQL
+    from others also accepts only queries (``web.sql_api``: one ``SELECT`` or ``EXPLAIN``).
     """
     con.execute(f"SET allowed_directories = [{_quote(archive.root)}]")
     for setting in LOCK_DOWN_SETTINGS:

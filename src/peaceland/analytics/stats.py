@@ -26,7 +26,7 @@ import pyarrow as pa
 from peaceland.config import DEFAULT_ALERT_THRESHOLD
 from peaceland.errors import QueryError, StoreError, UnknownStat
 
-from .catalog import Archive, connect, one_line
+from .catalog import Archive, Confinement, connect, one_line
 from .timerange import TimeRange
 
 PlotKind = Literal["bar", "barh", "line", "heatmap"]
@@ -224,11 +224,12 @@ def run_stat(
     time_range: TimeRange | None = None,
     params: Mapping[str, float | int] | None = None,
     *,
-    locked: bool = False,
+    locked: bool | Confinement = False,
 ) -> Result:
     """Statistic ``name`` over ``time_range`` (default: all time); ``params`` override the
     defaults (e.g. ``{"threshold": 15}``); ``locked``: on a locked-down connection
-    (``catalog.lock_down``), as the HTTP API runs them."""
+    (``catalog.lock_down``), as the HTTP API runs them: ``True`` with the default
+    ``catalog.Confinement`` (1 GB of memory, no spilling to disk), or a given one."""
     stat = get_stat(name)
     time_range = time_range or TimeRange()
     con = connect(archive, since=time_range.since, until=time_range.until, locked=locked)

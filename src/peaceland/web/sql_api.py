@@ -15,13 +15,25 @@ The SQL (DuckDB dialect) sees the views ``reports``, ``sightings`` and ``alerts`
 ``since <= ts < until`` when given. Each request gets its own in-memory connection, locked down
 by ``catalog.lock_down`` (no local files, no other URLs, no extensions, no ``SET``), and only
 one query is accepted: a ``SELECT`` (``WITH``, ``FROM``, ``DESCRIBE``, ``SUMMARIZE``...) or an
-``EXPLAIN``. At most ``max_rows`` rows come back (``truncated`` says when more matched); a query
-still running after ``timeout_s`` is interrupted. The request may lower both, never raise them
-over the server's ``SqlLimits`` (10,000 rows, 30 s by default).
+``EXPLAIN``. At most ``max_rows`` rows come back (``truncated`` says when more matched). The
+request may lower ``max_rows`` and ``timeout_s``, never raise them over the server's
+``SqlLimits`` (10,000 rows, 30 s, 1 GB of memory by default).
+
+Time: the ``timeout_s`` deadline starts before the archive is listed on S3, not when the query
+starts; from then on the connection is interrupted every 0.1 s until the request ends, since
+DuckDB drops an interrupt that arrives between two statements. An interrupt does not cut an
+S3 request in flight, so each one is bounded by ``http_timeout = ceil(timeout_s)`` (1 to 30 s)
+instead, and DuckDB tries it 4 times: on an S3 server that accepts connections and never
+answers, a request ends after about ``4 * ceil(timeout_s)`` seconds (2 minutes at most) with a
+503. Memory: each connection is its own DuckDB instance limited to ``memory_limit`` with no
+spilling to disk, so the ``MAX_CONCURRENT`` queries of a process use at most about
+``MAX_CONCURRENT * memory_limit`` (plus what DuckDB does not count, such as result batches on
+their way out); a query over the limit fails with a 400.
 
 Errors are ``{"error": "..."}``: 400 for a bad body, a statement that is not a query or any SQL
-error (DuckDB's message, on one line), 413 for a body or an SQL text over the limit, 503 when
-the archive cannot be read or none is configured, 504 when the query ran out of time.
+error (DuckDB's message, on one line; for a query over the memory limit, DuckDB's "Out of
+Memory Error" and the limit), 413 for a body or an SQL text over the limit, 503 when the
+archive cannot be read or none is configured, 504 when the query ran out of time.
 Queries run in worker threads, at most ``MAX_CONCURRENT`` at a time.
 """
 
@@ -38,7 +50,13 @@ import msgspec
 import pyarrow as pa
 from aiohttp import web
 
-from peaceland.analytics.catalog import Archive, connect, one_line
+from peaceland.analytics.catalog import (
+    Archive,
+    Confinement,
+    attach_archive,
+    one_line,
+    open_duckdb,
+)
 from peaceland.analytics.output import to_json
 from peaceland.analytics.timerange import TimeRange
 from peaceland.errors import AnalyticsError, InvalidTimeRange, QueryError, StoreError
@@ -47,6 +65,9 @@ from peaceland.web.responses import json_error
 MAX_CONCURRENT: Final = 2
 DEFAULT_MAX_ROWS: Final = 10_000
 DEFAULT_TIMEOUT_S: Final = 30.0
+DEFAULT_MEMORY_LIMIT: Final = "1GB"
+#: How often a query past its deadline is interrupted again.
+INTERRUPT_EVERY_S: Final = 0.1
 MAX_SQL_CHARS: Final = 100_000
 _BATCH_ROWS: Final = 2_048
 #: The statements a read-only endpoint runs (DESCRIBE, SHOW, SUMMARIZE, PRAGMA x are SELECTs).
@@ -67,8 +88,15 @@ class SqlRequest(msgspec.Struct, forbid_unknown_fields=True):
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class SqlLimits:
+    """Per request: rows returned, seconds from connect to the last row, and DuckDB's
+    ``memory_limit`` for the request's connection (``"1GB"``, ``"512MB"``...)."""
+
     max_rows: int = DEFAULT_MAX_ROWS
     timeout_s: float = DEFAULT_TIMEOUT_S
+    memory_limit: str = DEFAULT_MEMORY_LIMIT
+
+    def confinement(self) -> Confinement:
+        return Confinement.within(self.timeout_s, self.memory_limit)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -95,14 +123,19 @@ _decode = msgspec.json.Decoder(SqlRequest).decode
 def run_sql(archive: Archive, sql: str, time_range: TimeRange, limits: SqlLimits) -> SqlAnswer:
     """Run one query on a locked-down connection (blocking: call it from a worker thread).
 
-    Raises ``QueryError`` (the SQL is refused or fails), ``QueryTimedOut`` or ``StoreError``.
+    ``limits.timeout_s`` counts from before the S3 listing. Raises ``QueryError`` (the SQL is
+    refused or fails, or is over the memory limit), ``QueryTimedOut`` or ``StoreError``.
     """
-    con = connect(archive, since=time_range.since, until=time_range.until, locked=True)
-    timer = threading.Timer(limits.timeout_s, con.interrupt)
-    timer.daemon = True
+    con = open_duckdb()
+    deadline = _Deadline(con, limits.timeout_s)
     try:
+        try:
+            attach_archive(con, archive, time_range, locked=limits.confinement())
+        except duckdb.InterruptException:
+            raise QueryTimedOut(
+                f"the archive was not read within {limits.timeout_s:g} s: the query never ran"
+            ) from None
         _check_query(con, sql)
-        timer.start()
         reader = con.execute(sql).to_arrow_reader(_BATCH_ROWS)
         batches: list[pa.RecordBatch] = []
         seen = 0
@@ -114,10 +147,37 @@ def run_sql(archive: Archive, sql: str, time_range: TimeRange, limits: SqlLimits
         table = pa.Table.from_batches(batches, schema=reader.schema).slice(0, limits.max_rows)
         return SqlAnswer(_unique_names(table), truncated=seen > limits.max_rows)
     except (duckdb.Error, pa.ArrowException) as exc:
-        raise _failure(exc, limits.timeout_s) from None
+        raise _failure(exc, limits, timed_out=deadline.passed) from None
     finally:
-        timer.cancel()
+        deadline.stop()  # no interrupt may reach a closed connection
         con.close()
+
+
+class _Deadline:
+    """Interrupts ``con`` from ``timeout_s`` on, again every ``INTERRUPT_EVERY_S`` until
+    ``stop``: DuckDB drops an interrupt sent while no statement runs, so one alone could miss
+    a statement started just after the deadline."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, timeout_s: float) -> None:
+        self.passed = False
+        self._done = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, args=(con, timeout_s), name="sql-deadline", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self, con: duckdb.DuckDBPyConnection, timeout_s: float) -> None:
+        if self._done.wait(timeout_s):
+            return
+        self.passed = True
+        while True:
+            con.interrupt()
+            if self._done.wait(INTERRUPT_EVERY_S):
+                return
+
+    def stop(self) -> None:
+        self._done.set()
+        self._thread.join()
 
 
 def _check_query(con: duckdb.DuckDBPyConnection, sql: str) -> None:
@@ -129,10 +189,16 @@ def _check_query(con: duckdb.DuckDBPyConnection, sql: str) -> None:
         raise QueryError(f"only queries (SELECT, EXPLAIN) are run here, not {kind.name}")
 
 
-def _failure(exc: BaseException, timeout_s: float) -> AnalyticsError | StoreError:
+def _failure(
+    exc: BaseException, limits: SqlLimits, *, timed_out: bool
+) -> AnalyticsError | StoreError:
     message = one_line(exc)
-    if isinstance(exc, duckdb.InterruptException) or "INTERRUPT" in message.upper():
-        return QueryTimedOut(f"the query was stopped after {timeout_s:g} s")
+    if isinstance(exc, duckdb.InterruptException) or (timed_out and "INTERRUPT" in message.upper()):
+        return QueryTimedOut(f"the query was stopped after {limits.timeout_s:g} s")
+    if isinstance(exc, duckdb.OutOfMemoryException) or "Out of Memory Error" in message:
+        # DuckDB's advice after the first line (a temp directory, fewer threads) needs a SET.
+        lines = (line.strip() for line in str(exc).splitlines() if "Out of Memory" in line)
+        return QueryError(f"{next(lines, message)} (the limit is {limits.memory_limit} per query)")
     if isinstance(exc, duckdb.HTTPException) or (
         isinstance(exc, duckdb.IOException) and "HTTP" in message
     ):
@@ -189,9 +255,10 @@ async def post_sql(request: web.Request) -> web.Response:
 
 def _lowered(limits: SqlLimits, body: SqlRequest) -> SqlLimits:
     """The server's limits, lowered (never raised) by the request's."""
-    return SqlLimits(
-        min(limits.max_rows, body.max_rows or limits.max_rows),
-        min(limits.timeout_s, body.timeout_s or limits.timeout_s),
+    return dataclasses.replace(
+        limits,
+        max_rows=min(limits.max_rows, body.max_rows or limits.max_rows),
+        timeout_s=min(limits.timeout_s, body.timeout_s or limits.timeout_s),
     )
 
 
