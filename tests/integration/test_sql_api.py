@@ -22,7 +22,7 @@ from analytics_data import HOURS, Known
 from peaceland.analytics import TimeRange
 from peaceland.analytics.catalog import Archive
 from peaceland.config import Endpoints, Secret
-from peaceland.errors import StoreError
+from peaceland.errors import QueryError, StoreError
 from peaceland.web.app import WebOptions
 from peaceland.web.sql_api import LIMITS_KEY, QueryTimedOut, SqlLimits, run_sql
 
@@ -166,6 +166,14 @@ def test_the_deadline_stops_a_query_that_starts_after_it(archive: Archive) -> No
     assert time.monotonic() - began < 10
 
 
+def test_a_deadline_passing_at_any_point_is_a_timeout(archive: Archive) -> None:
+    """Deadlines from 0 to a few ms interrupt the connection while it is being confined,
+    listed, locked or queried: each of those ends as a timeout, never as another error."""
+    for step in range(40):
+        with pytest.raises(QueryTimedOut):
+            run_sql(archive, ENDLESS, TimeRange(), SqlLimits(timeout_s=step * 0.0002 or 1e-9))
+
+
 async def test_a_query_over_the_memory_limit_is_400(stack: Any, archive: Archive) -> None:
     def small(app: web.Application) -> None:
         app[LIMITS_KEY] = SqlLimits(memory_limit="64MB")
@@ -197,6 +205,21 @@ def test_a_hung_s3_fails_the_request_in_bounded_time() -> None:
     assert message.startswith(f"cannot read the archive s3://peaceland/hung/ at {url}: "), message
     assert "Timeout was reached" in message
     assert "\n" not in message
+
+
+@pytest.mark.parametrize(
+    ("query", "refusal"),
+    [("SELECT FROM WHERE", "Parser Error"), ("SET threads = 1", "not SET")],
+)
+def test_refused_sql_is_answered_before_the_archive_is_read(query: str, refusal: str) -> None:
+    """Against an S3 that never answers, with a deadline long past: still a 400 at once."""
+    with socket.create_server(("127.0.0.1", 0), backlog=16) as hung:
+        url = f"http://127.0.0.1:{hung.getsockname()[1]}"
+        endpoints = Endpoints("nats://unused", url, "peaceland", "key", Secret("secret"))
+        began = time.monotonic()
+        with pytest.raises(QueryError, match=refusal):
+            run_sql(Archive(endpoints), query, TimeRange(), SqlLimits(timeout_s=1e-300))
+        assert time.monotonic() - began < 5
 
 
 @pytest.mark.parametrize(

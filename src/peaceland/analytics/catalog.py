@@ -281,6 +281,8 @@ def confine(con: duckdb.DuckDBPyConnection, confinement: Confinement) -> None:
     for setting in confinement.settings():
         try:
             con.execute(f"SET {setting}")
+        except duckdb.InterruptException:
+            raise  # the caller's deadline, not a bad setting
         except duckdb.Error as exc:
             raise ConfigError(f"cannot set {setting}: {one_line(exc)}") from None
 

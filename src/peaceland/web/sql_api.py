@@ -127,15 +127,16 @@ def run_sql(archive: Archive, sql: str, time_range: TimeRange, limits: SqlLimits
     refused or fails, or is over the memory limit), ``QueryTimedOut`` or ``StoreError``.
     """
     con = open_duckdb()
-    deadline = _Deadline(con, limits.timeout_s)
+    deadline: _Deadline | None = None
     try:
+        _check_query(con, sql)  # SQL refused or unparsable is answered before S3 is read
+        deadline = _Deadline(con, limits.timeout_s)
         try:
             attach_archive(con, archive, time_range, locked=limits.confinement())
         except duckdb.InterruptException:
             raise QueryTimedOut(
                 f"the archive was not read within {limits.timeout_s:g} s: the query never ran"
             ) from None
-        _check_query(con, sql)
         reader = con.execute(sql).to_arrow_reader(_BATCH_ROWS)
         batches: list[pa.RecordBatch] = []
         seen = 0
@@ -147,9 +148,10 @@ def run_sql(archive: Archive, sql: str, time_range: TimeRange, limits: SqlLimits
         table = pa.Table.from_batches(batches, schema=reader.schema).slice(0, limits.max_rows)
         return SqlAnswer(_unique_names(table), truncated=seen > limits.max_rows)
     except (duckdb.Error, pa.ArrowException) as exc:
-        raise _failure(exc, limits, timed_out=deadline.passed) from None
+        raise _failure(exc, limits, timed_out=deadline is not None and deadline.passed) from None
     finally:
-        deadline.stop()  # no interrupt may reach a closed connection
+        if deadline is not None:
+            deadline.stop()  # no interrupt may reach a closed connection
         con.close()
 
 
