@@ -133,7 +133,12 @@ def run_sql(archive: Archive, sql: str, time_range: TimeRange, limits: SqlLimits
         deadline = _Deadline(con, limits.timeout_s)
         try:
             attach_archive(con, archive, time_range, locked=limits.confinement())
-        except duckdb.InterruptException:
+        except (duckdb.InterruptException, StoreError) as exc:
+            # An interrupt may also surface as a read error naming it (an S3 listing cut).
+            if isinstance(exc, StoreError) and not (
+                deadline.passed and "INTERRUPT" in str(exc).upper()
+            ):
+                raise
             raise QueryTimedOut(
                 f"the archive was not read within {limits.timeout_s:g} s: the query never ran"
             ) from None
