@@ -19,7 +19,7 @@ from peaceland.analytics.catalog import Archive, Confinement
 pytestmark = pytest.mark.slow
 
 #: Needs far more than 64 MB: 20 million distinct strings in one hash table.
-OVER_64MB: Final = "SELECT count(DISTINCT i::VARCHAR) FROM range(20000000) t(i)"
+SPILLS_AT_64MB: Final = "SELECT count(DISTINCT i::VARCHAR) FROM range(3000000) t(i)"
 
 
 @pytest.fixture
@@ -64,21 +64,33 @@ def setting(con: duckdb.DuckDBPyConnection, name: str) -> Any:
 
 
 def test_locked_connection_is_confined_before_the_lock(locked: Any) -> None:
-    # 1 GB = 10^9 bytes, which DuckDB shows in binary units; '' = never spill to disk.
+    # 1 GB = 10^9 bytes, which DuckDB shows in binary units.
     assert setting(locked, "memory_limit") == "953.6 MiB"
-    assert setting(locked, "temp_directory") == ""
+    assert Path(setting(locked, "temp_directory")).parent.name.startswith("peaceland-duckdb-")
+    assert setting(locked, "max_temp_directory_size") == "9.3 GiB"
     assert setting(locked, "http_timeout") == 30
 
 
-def test_a_given_confinement_is_applied_and_stays(archive: Archive, known: Known) -> None:
+def test_over_the_memory_limit_a_query_spills_to_its_private_directory(archive: Archive) -> None:
     con = connect(archive, locked=Confinement(memory_limit="64MiB", http_timeout_s=2))
+    spill = Path(setting(con, "temp_directory"))
+    try:
+        # Runs out of 64 MiB without spilling (next test); with it, answers.
+        assert con.execute(SPILLS_AT_64MB).fetchall() == [(3_000_000,)]
+    finally:
+        con.close()
+    assert not spill.exists()  # DuckDB removes its spill directory on close
+
+
+def test_a_given_confinement_is_applied_and_stays(archive: Archive, known: Known) -> None:
+    con = connect(archive, locked=Confinement("64MiB", http_timeout_s=2, spill_limit=None))
     try:
         assert setting(con, "memory_limit") == "64.0 MiB"
-        assert setting(con, "temp_directory") == ""
+        assert setting(con, "temp_directory") == ""  # no spilling
         assert setting(con, "http_timeout") == 2
         assert count(con, "SELECT count(*) FROM reports") == len(known.reports)
         with pytest.raises(duckdb.OutOfMemoryException, match="Out of Memory Error"):
-            con.execute(OVER_64MB).fetchall()
+            con.execute(SPILLS_AT_64MB).fetchall()
         for change in ("SET memory_limit = '64GB'", "RESET memory_limit"):
             with pytest.raises(duckdb.InvalidInputException, match="configuration has been locked"):
                 con.execute(change)

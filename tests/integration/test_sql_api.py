@@ -176,7 +176,7 @@ def test_a_deadline_passing_at_any_point_is_a_timeout(archive: Archive) -> None:
 
 async def test_a_query_over_the_memory_limit_is_400(stack: Any, archive: Archive) -> None:
     def small(app: web.Application) -> None:
-        app[LIMITS_KEY] = SqlLimits(memory_limit="64MB")
+        app[LIMITS_KEY] = SqlLimits(memory_limit="64MB", spill_limit=None)
 
     async with served(stack, options(archive), small) as client:
         began = time.monotonic()

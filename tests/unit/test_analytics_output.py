@@ -166,12 +166,17 @@ def test_no_s3_request_outlasts_the_deadline(timeout_s: float, http_timeout_s: i
     assert Confinement.within(timeout_s, "512MB") == Confinement("512MB", http_timeout_s)
 
 
-def test_confinement_settings() -> None:
-    assert Confinement().settings() == (
+def test_confinement_settings(tmp_path: Path) -> None:
+    spill = tmp_path / "spill"
+    assert Confinement().settings(spill) == (
         "memory_limit = '1GB'",
-        "temp_directory = ''",
+        f"temp_directory = '{spill}'",
+        "max_temp_directory_size = '10GB'",
         "http_timeout = 30",
     )
+    no_spilling = ("memory_limit = '1GB'", "temp_directory = ''", "http_timeout = 30")
+    assert Confinement(spill_limit=None).settings(spill) == no_spilling
+    assert Confinement().settings(None) == no_spilling
     for seconds in (0, 31):
         with pytest.raises(ConfigError, match="http_timeout_s must be 1 to 30 s"):
             Confinement(http_timeout_s=seconds)
@@ -180,10 +185,16 @@ def test_confinement_settings() -> None:
 def test_confine_sets_duckdbs_options() -> None:
     con = open_duckdb()
     try:
-        confine(con, Confinement("256MiB", 7))
+        confine(con, Confinement("256MiB", 7, "2GB"))
         settings = "SELECT current_setting('memory_limit'), current_setting('temp_directory'), "
         row = con.execute(settings + "current_setting('http_timeout')").fetchone()
-        assert row == ("256.0 MiB", "", 7)
+        assert row is not None
+        memory, spill, http_timeout = row
+        assert (memory, http_timeout) == ("256.0 MiB", 7)
+        root = Path(spill).parent
+        assert root.name.startswith("peaceland-duckdb-")
+        assert root.stat().st_mode & 0o777 == 0o700  # spilled reports stay private
+        assert not Path(spill).exists()  # made by DuckDB only when it spills
         with pytest.raises(ConfigError, match="cannot set memory_limit = 'lots'"):
             confine(con, Confinement("lots"))
     finally:

@@ -229,7 +229,7 @@ def run_stat(
     """Statistic ``name`` over ``time_range`` (default: all time); ``params`` override the
     defaults (e.g. ``{"threshold": 15}``); ``locked``: on a locked-down connection
     (``catalog.lock_down``), as the HTTP API runs them: ``True`` with the default
-    ``catalog.Confinement`` (1 GB of memory, no spilling to disk), or a given one."""
+    ``catalog.Confinement`` (1 GB of memory, then up to 10 GB spilled to disk), or a given one."""
     stat = get_stat(name)
     time_range = time_range or TimeRange()
     con = connect(archive, since=time_range.since, until=time_range.until, locked=locked)

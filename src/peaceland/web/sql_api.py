@@ -25,10 +25,11 @@ DuckDB drops an interrupt that arrives between two statements. An interrupt does
 S3 request in flight, so each one is bounded by ``http_timeout = ceil(timeout_s)`` (1 to 30 s)
 instead, and DuckDB tries it 4 times: on an S3 server that accepts connections and never
 answers, a request ends after about ``4 * ceil(timeout_s)`` seconds (2 minutes at most) with a
-503. Memory: each connection is its own DuckDB instance limited to ``memory_limit`` with no
-spilling to disk, so the ``MAX_CONCURRENT`` queries of a process use at most about
-``MAX_CONCURRENT * memory_limit`` (plus what DuckDB does not count, such as result batches on
-their way out); a query over the limit fails with a 400.
+503. Memory: each connection is its own DuckDB instance limited to ``memory_limit``, beyond
+which it spills to a private directory up to ``spill_limit`` (``catalog.Confinement``), so
+the ``MAX_CONCURRENT`` queries of a process use at most about ``MAX_CONCURRENT *
+memory_limit`` of memory (plus what DuckDB does not count, such as result batches on their
+way out); a query over both limits fails with a 400.
 
 Errors are ``{"error": "..."}``: 400 for a bad body, a statement that is not a query or any SQL
 error (DuckDB's message, on one line; for a query over the memory limit, DuckDB's "Out of
@@ -51,6 +52,7 @@ import pyarrow as pa
 from aiohttp import web
 
 from peaceland.analytics.catalog import (
+    DEFAULT_SPILL_LIMIT,
     Archive,
     Confinement,
     attach_archive,
@@ -88,15 +90,17 @@ class SqlRequest(msgspec.Struct, forbid_unknown_fields=True):
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class SqlLimits:
-    """Per request: rows returned, seconds from connect to the last row, and DuckDB's
-    ``memory_limit`` for the request's connection (``"1GB"``, ``"512MB"``...)."""
+    """Per request: rows returned, seconds from connect to the last row, DuckDB's
+    ``memory_limit`` for the request's connection (``"1GB"``, ``"512MB"``...) and how much
+    it may spill to disk beyond it (``None``: nothing)."""
 
     max_rows: int = DEFAULT_MAX_ROWS
     timeout_s: float = DEFAULT_TIMEOUT_S
     memory_limit: str = DEFAULT_MEMORY_LIMIT
+    spill_limit: str | None = DEFAULT_SPILL_LIMIT
 
     def confinement(self) -> Confinement:
-        return Confinement.within(self.timeout_s, self.memory_limit)
+        return Confinement.within(self.timeout_s, self.memory_limit, self.spill_limit)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -205,7 +209,10 @@ def _failure(
     if isinstance(exc, duckdb.OutOfMemoryException) or "Out of Memory Error" in message:
         # DuckDB's advice after the first line (a temp directory, fewer threads) needs a SET.
         lines = (line.strip() for line in str(exc).splitlines() if "Out of Memory" in line)
-        return QueryError(f"{next(lines, message)} (the limit is {limits.memory_limit} per query)")
+        limit = limits.memory_limit
+        if limits.spill_limit is not None:
+            limit += f" of memory, then {limits.spill_limit} spilled to disk,"
+        return QueryError(f"{next(lines, message)} (the limit is {limit} per query)")
     if isinstance(exc, duckdb.HTTPException) or (
         isinstance(exc, duckdb.IOException) and "HTTP" in message
     ):

@@ -10,8 +10,8 @@
 Errors are ``{"error": "..."}``: 400 for a bad time or parameter, 404 for an unknown statistic,
 503 when the archive cannot be read. Queries run in worker threads (DuckDB releases the GIL),
 at most ``MAX_CONCURRENT`` at a time so statistics never starve ingest, on locked-down
-connections (``catalog.lock_down``) each limited to 1 GB of memory with no spilling to disk
-(``catalog.Confinement``).
+connections (``catalog.lock_down``) each limited to 1 GB of memory, then up to 10 GB spilled
+to a private directory (``catalog.Confinement``).
 """
 
 from __future__ import annotations
