@@ -176,7 +176,6 @@ def test_confinement_settings(tmp_path: Path) -> None:
     )
     no_spilling = ("memory_limit = '1GB'", "temp_directory = ''", "http_timeout = 30")
     assert Confinement(spill_limit=None).settings(spill) == no_spilling
-    assert Confinement().settings(None) == no_spilling
     for seconds in (0, 31):
         with pytest.raises(ConfigError, match="http_timeout_s must be 1 to 30 s"):
             Confinement(http_timeout_s=seconds)

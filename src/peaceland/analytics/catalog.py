@@ -169,7 +169,8 @@ def httpfs_path() -> Path:
 MAX_HTTP_TIMEOUT_S: Final = 30
 
 
-#: Spilled data a confined query may keep on disk; past it the query fails.
+#: A confined connection's memory, and the spilled data it may then keep on disk.
+DEFAULT_MEMORY_LIMIT: Final = "1GB"
 DEFAULT_SPILL_LIMIT: Final = "10GB"
 
 
@@ -181,13 +182,13 @@ class Confinement:
     connection's own in-memory instance. ``spill_limit``: beyond memory, DuckDB spills to a
     private directory of its own (``spill_directory``) up to this size (its
     ``max_temp_directory_size``); ``None``: no spilling, a query over the memory limit fails.
-    Measured: the built-in statistics over 10 M reports need more than 1 GB and fail without
-    spilling; with it they take the time of an unconfined run. ``http_timeout_s``: DuckDB's
-    ``http_timeout``, the most one HTTP request to S3 may take, in whole seconds (1 to
-    ``MAX_HTTP_TIMEOUT_S``).
+    The built-in statistics over 10 M reports need more than 1 GB: they fail without spilling
+    and take 1.0-1.35x an unconfined run with it (``benchmarks/analytics.py``).
+    ``http_timeout_s``: DuckDB's ``http_timeout``, the most one HTTP request to S3 may take,
+    in whole seconds (1 to ``MAX_HTTP_TIMEOUT_S``).
     """
 
-    memory_limit: str = "1GB"
+    memory_limit: str = DEFAULT_MEMORY_LIMIT
     http_timeout_s: int = MAX_HTTP_TIMEOUT_S
     spill_limit: str | None = DEFAULT_SPILL_LIMIT
 
@@ -201,17 +202,17 @@ class Confinement:
     def within(
         cls,
         timeout_s: float,
-        memory_limit: str = "1GB",
+        memory_limit: str = DEFAULT_MEMORY_LIMIT,
         spill_limit: str | None = DEFAULT_SPILL_LIMIT,
     ) -> Confinement:
         """For work stopped after ``timeout_s``: no single S3 request may outlast it."""
         seconds = math.ceil(timeout_s) if math.isfinite(timeout_s) else MAX_HTTP_TIMEOUT_S
         return cls(memory_limit, min(MAX_HTTP_TIMEOUT_S, max(1, seconds)), spill_limit)
 
-    def settings(self, spill_to: Path | None) -> tuple[str, ...]:
+    def settings(self, spill_to: Path) -> tuple[str, ...]:
         """The ``SET`` statements; ``spill_to``: the connection's own (not yet existing)
         spill directory, unused without a ``spill_limit``."""
-        if self.spill_limit is None or spill_to is None:
+        if self.spill_limit is None:
             spilling: tuple[str, ...] = ("temp_directory = ''",)
         else:
             spilling = (
@@ -321,8 +322,7 @@ def _confinement(locked: bool | Confinement) -> Confinement | None:
 
 def confine(con: duckdb.DuckDBPyConnection, confinement: Confinement) -> None:
     """Apply ``confinement`` to ``con``; ``lock_down`` later makes it final."""
-    spill_to = spill_directory() if confinement.spill_limit is not None else None
-    for setting in confinement.settings(spill_to):
+    for setting in confinement.settings(spill_directory()):
         try:
             con.execute(f"SET {setting}")
         except duckdb.InterruptException:

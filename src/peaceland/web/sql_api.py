@@ -52,6 +52,7 @@ import pyarrow as pa
 from aiohttp import web
 
 from peaceland.analytics.catalog import (
+    DEFAULT_MEMORY_LIMIT,
     DEFAULT_SPILL_LIMIT,
     Archive,
     Confinement,
@@ -67,7 +68,6 @@ from peaceland.web.responses import json_error
 MAX_CONCURRENT: Final = 2
 DEFAULT_MAX_ROWS: Final = 10_000
 DEFAULT_TIMEOUT_S: Final = 30.0
-DEFAULT_MEMORY_LIMIT: Final = "1GB"
 #: How often a query past its deadline is interrupted again.
 INTERRUPT_EVERY_S: Final = 0.1
 MAX_SQL_CHARS: Final = 100_000
@@ -137,12 +137,7 @@ def run_sql(archive: Archive, sql: str, time_range: TimeRange, limits: SqlLimits
         deadline = _Deadline(con, limits.timeout_s)
         try:
             attach_archive(con, archive, time_range, locked=limits.confinement())
-        except (duckdb.InterruptException, StoreError) as exc:
-            # An interrupt may also surface as a read error naming it (an S3 listing cut).
-            if isinstance(exc, StoreError) and not (
-                deadline.passed and "INTERRUPT" in str(exc).upper()
-            ):
-                raise
+        except duckdb.InterruptException:
             raise QueryTimedOut(
                 f"the archive was not read within {limits.timeout_s:g} s: the query never ran"
             ) from None
