@@ -4,16 +4,13 @@
 from __future__ import annotations
 
 import asyncio
-import threading
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-import paho.mqtt.client as mqtt
 import pytest
 import trustme
-from paho.mqtt.enums import CallbackAPIVersion
+from mqtt_helpers import mqtt_close, mqtt_connect
 
 from peaceland import bus, services
 from peaceland.config import Settings, load_settings, resolve_endpoints
@@ -45,33 +42,13 @@ def tls_settings(tmp_path: Path) -> Iterator[Settings]:
 
 
 def mqtt_connack(url: str, credentials_url: str, ca: Path | None) -> int:
-    """The CONNACK code an MQTT client gets as the user of ``credentials_url`` (-1: none),
-    over TLS trusting ``ca`` when given, else in clear."""
-    parts, creds = urlsplit(url), urlsplit(credentials_url)
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="tls-" + uuid.uuid4().hex[:8])
-    client.username_pw_set(unquote(creds.username or ""), unquote(creds.password or ""))
-    if ca is not None:
-        client.tls_set(ca_certs=str(ca))
-    codes: list[int] = []
-    answered = threading.Event()
-
-    def on_connect(*args: object) -> None:
-        reason = args[3]
-        codes.append(int(getattr(reason, "value", -1)))
-        answered.set()
-
-    client.on_connect = on_connect
-    try:
-        client.connect(parts.hostname or "127.0.0.1", parts.port or 1883)
-        client.loop_start()
-        answered.wait(5.0)
-    finally:
-        client.disconnect()
-        client.loop_stop()
-        sock = client.socket()
-        if sock is not None:
-            sock.close()
-    return codes[0] if codes else -1
+    """The CONNACK code for the user of ``credentials_url`` (-1: none), over TLS when ``ca``."""
+    creds = urlsplit(credentials_url)
+    client, code = mqtt_connect(
+        url, unquote(creds.username or ""), unquote(creds.password or ""), ca=ca
+    )
+    mqtt_close(client)
+    return code
 
 
 async def test_mqtt_takes_tls_clients_only(tls_settings: Settings) -> None:

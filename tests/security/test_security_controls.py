@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import stat
-import time
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -20,12 +19,11 @@ from urllib.parse import unquote, urlsplit
 import msgspec
 import nats
 import nats.errors
-import paho.mqtt.client as mqtt
 import pytest
 from aiohttp import ClientSession
+from mqtt_helpers import mqtt_close, mqtt_connect
 from nats.aio.client import Client as NatsClient
 from nats.js.errors import APIError
-from paho.mqtt.enums import CallbackAPIVersion
 
 from peaceland.access import Role, token_hash
 from peaceland.audit_log import recent
@@ -194,35 +192,6 @@ def test_enrolling_an_invalid_drone_id_is_refused(stack: Any, bad: str) -> None:
     done = stack.cli("drone", "enroll", bad)
     assert done.returncode == 1
     assert "invalid drone id" in done.stderr
-
-
-def mqtt_connect(url: str, user: str | None, password: str | None) -> tuple[mqtt.Client, int]:
-    parts = urlsplit(url)
-    client = mqtt.Client(
-        CallbackAPIVersion.VERSION2,
-        client_id="sec-" + uuid.uuid4().hex[:8],
-        protocol=mqtt.MQTTv311,
-    )
-    if user is not None:
-        client.username_pw_set(user, password)
-    codes: list[int] = []
-    client.on_connect = lambda c, u, flags, reason, props: codes.append(reason.value)
-    client.connect(parts.hostname or "127.0.0.1", parts.port or 1883)
-    client.loop_start()
-    for _ in range(100):
-        if codes:
-            break
-        time.sleep(0.05)
-    return client, codes[0] if codes else -1
-
-
-def mqtt_close(client: mqtt.Client) -> None:
-    """Stop the client and close its socket, also after a refused connection."""
-    client.disconnect()
-    client.loop_stop()
-    sock = client.socket()
-    if sock is not None:
-        sock.close()
 
 
 async def test_mqtt_refuses_anonymous_clients_and_accepts_drone_users(
