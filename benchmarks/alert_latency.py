@@ -47,9 +47,8 @@ from nats.js.errors import NotFoundError
 from benchmarks.common import api_headers, machine, private_stack, write_results
 from benchmarks.sse_probe import SseProbe
 from peaceland.access import Role
-from peaceland.bus import MSG_ID_HEADER, REPORTS_STREAM, report_subject
-from peaceland.model import decode_alert
-from peaceland.processes import free_port
+from peaceland.contract import MSG_ID_HEADER, REPORTS_STREAM, decode_alert, report_subject
+from peaceland.servers import free_port
 
 ECHO_SUBJECT = "peaceland.bench.echo"
 PROBE_DRONE = "probe-0001"

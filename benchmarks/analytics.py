@@ -46,7 +46,7 @@ from peaceland.analytics.catalog import (
 )
 from peaceland.analytics.stats import stat_params
 from peaceland.config import Endpoints
-from peaceland.object_store import S3Store
+from peaceland.storage import S3Store
 
 
 async def upload(endpoints: Endpoints, total: int, days: int, drones: int) -> dict[str, Any]:

@@ -21,8 +21,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from peaceland.archive_batch import plan_objects
-from peaceland.archive_format import ALERTS_FORMAT, CITIZEN, REPORTS_FORMAT, UTC_MICROS
+from peaceland.archive.batching import plan_objects
+from peaceland.archive.format import ALERTS_FORMAT, CITIZEN, REPORTS_FORMAT, UTC_MICROS
 
 START: Final = datetime(2026, 11, 23, tzinfo=UTC)  # a Monday
 CITIZEN_POOL: Final = 200_000

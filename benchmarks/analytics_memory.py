@@ -18,9 +18,8 @@ from typing import Any
 
 from benchmarks.analytics import upload
 from benchmarks.common import machine, private_stack, write_results
-from peaceland.analytics import STATS, archive_from, run_stat
-from peaceland.analytics.catalog import Archive, Confinement
-from peaceland.errors import PeacelandError
+from peaceland.analytics import STATS, Archive, Confinement, archive_from, run_stat
+from peaceland.contract import PeacelandError
 
 CONFINEMENTS = {"spilling": Confinement(), "no_spill": Confinement(spill_limit=None)}
 

@@ -31,16 +31,17 @@ from typing import Any
 from nats.errors import TimeoutError as NatsTimeoutError
 
 from benchmarks.common import machine, median, private_stack, write_results
-from peaceland.archive_layout import kind_prefix
-from peaceland.archive_status import summarize
-from peaceland.archiver import consumer_spec
-from peaceland.bus import REPORTS_STREAM, connect
+from peaceland.archive.archiver import consumer_spec
+from peaceland.archive.layout import kind_prefix
+from peaceland.archive.status import summarize
 from peaceland.config import Endpoints, Settings
-from peaceland.consumer import ConsumerSpec, consumer_lag, ensure_consumer
-from peaceland.fleet import Fleet
-from peaceland.object_store import S3Store
-from peaceland.pull import PullSource
-from peaceland.simulator import SimulationOptions, run_simulation
+from peaceland.contract import REPORTS_STREAM
+from peaceland.ingest import SimulationOptions
+from peaceland.ingest.fleet import Fleet
+from peaceland.ingest.simulator import run_simulation
+from peaceland.storage import S3Store
+from peaceland.stream import ConsumerSpec, PullSource, connect, consumer_lag
+from peaceland.stream.consumer import ensure_consumer
 
 START = datetime(2026, 11, 28, tzinfo=UTC)
 DRONES = 2000

@@ -18,11 +18,10 @@ from typing import Any
 
 import msgspec
 
-from peaceland import services
-from peaceland.access import Role
-from peaceland.bus import connect
+from peaceland.access import Role, TokenStore
 from peaceland.config import Endpoints, Settings, load_settings, resolve_endpoints
-from peaceland.token_store import TokenStore
+from peaceland.servers import services
+from peaceland.stream import connect
 
 RESULTS_DIR = Path(__file__).parent / "results"
 

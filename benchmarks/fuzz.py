@@ -49,21 +49,21 @@ from nats.js import JetStreamContext
 from nats.js import api as js_api
 
 from benchmarks.common import component, machine, private_stack, write_results
-from peaceland.access import Role
+from peaceland.access import Role, TokenStore
 from peaceland.analytics import connect as connect_archive
 from peaceland.analytics import run_query
-from peaceland.bus import (
+from peaceland.config import Endpoints
+from peaceland.contract import (
     DEADLETTER_STREAM,
     ERROR_HEADER,
+    MAX_REPORT_BYTES,
     MSG_ID_HEADER,
     REPORTS_PREFIX,
     REPORTS_STREAM,
+    valid_drone_id,
 )
-from peaceland.bus import connect as connect_service
-from peaceland.config import Endpoints
-from peaceland.model import MAX_REPORT_BYTES, valid_drone_id
-from peaceland.processes import free_port
-from peaceland.token_store import TokenStore
+from peaceland.servers import free_port
+from peaceland.stream import connect as connect_service
 
 START: Final = datetime(2026, 11, 28, tzinfo=UTC)
 #: Share of each kind among generated payloads (NATS only: ``mismatch``).

@@ -35,10 +35,11 @@ from benchmarks.common import (
     write_results,
 )
 from peaceland.access import Role
-from peaceland.bus import MSG_ID_HEADER
-from peaceland.fleet import Fleet, FleetConfig, SimulatedReport
-from peaceland.processes import free_port
-from peaceland.simulator import SimulationOptions, run_simulation
+from peaceland.contract import MSG_ID_HEADER
+from peaceland.ingest import SimulationOptions
+from peaceland.ingest.fleet import Fleet, FleetConfig, SimulatedReport
+from peaceland.ingest.simulator import run_simulation
+from peaceland.servers import free_port
 
 START = datetime(2026, 11, 28, tzinfo=UTC)
 DRONES = 2000

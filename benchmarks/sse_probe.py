@@ -37,9 +37,15 @@ from nats.aio.msg import Msg
 
 from benchmarks.common import api_headers, component, machine, private_stack, write_results
 from peaceland.access import Role
-from peaceland.bus import ALERTS_PREFIX, MSG_ID_HEADER, alert_subject
-from peaceland.model import Alert, encode_alert, format_raised_at
-from peaceland.processes import free_port
+from peaceland.contract import (
+    ALERTS_PREFIX,
+    MSG_ID_HEADER,
+    Alert,
+    alert_subject,
+    encode_alert,
+    format_raised_at,
+)
+from peaceland.servers import free_port
 from peaceland.web.sse_client import sse_events
 
 PROBE_DRONE = "sse-probe"

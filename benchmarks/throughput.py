@@ -46,15 +46,15 @@ from benchmarks.common import (
     private_stack,
     write_results,
 )
-from peaceland.alerter import DURABLE as ALERTER
+from peaceland.alerting.alerter import DURABLE as ALERTER
 from peaceland.analytics import connect
-from peaceland.archive_layout import kind_prefix
-from peaceland.archiver import consumer_spec
-from peaceland.bus import ALERTS_STREAM, REPORTS_STREAM
-from peaceland.bus import connect as nats_connect
+from peaceland.archive.archiver import consumer_spec
+from peaceland.archive.layout import kind_prefix
 from peaceland.config import Endpoints, Settings
-from peaceland.consumer import ConsumerSpec, consumer_lag
-from peaceland.object_store import S3Store
+from peaceland.contract import ALERTS_STREAM, REPORTS_STREAM
+from peaceland.storage import S3Store
+from peaceland.stream import ConsumerSpec, consumer_lag
+from peaceland.stream import connect as nats_connect
 
 POLL_S = 0.05
 

@@ -25,11 +25,10 @@ from aiohttp import ClientSession, web
 from aiohttp.test_utils import TestServer
 from nats.aio.client import Client as NatsClient
 
-from peaceland import services
-from peaceland.access import Role
-from peaceland.bus import connect
+from peaceland.access import Role, TokenStore
 from peaceland.config import Endpoints, ServicesState, Settings, load_settings, resolve_endpoints
-from peaceland.token_store import TokenStore
+from peaceland.servers import services
+from peaceland.stream import connect
 from peaceland.web.app import WebOptions, create_app
 
 # Test data is thrown away: no need to wait for weed's 16 s graceful stop.

@@ -24,10 +24,9 @@ from typing import Any, Final
 
 import nats
 
-from peaceland.bus import MSG_ID_HEADER, alert_subject
-from peaceland.model import Alert, encode_alert, format_raised_at
-from peaceland.processes import free_port
-from peaceland.rules import severity
+from peaceland.alerting.rules import severity
+from peaceland.contract import MSG_ID_HEADER, Alert, alert_subject, encode_alert, format_raised_at
+from peaceland.servers import free_port
 
 CHROMIUM: Final = Path("/usr/bin/chromium")
 CHROMIUM_ARGS: Final = [

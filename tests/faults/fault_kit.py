@@ -35,10 +35,16 @@ from nats.aio.client import Client as NatsClient
 from nats.js import api as js_api
 from nats.js.errors import NotFoundError
 
-from peaceland import bus
 from peaceland.analytics import catalog
-from peaceland.bus import MSG_ID_HEADER, REPORTS_STREAM, report_subject
-from peaceland.processes import free_port
+from peaceland.contract import (
+    ALERTS_PREFIX,
+    ALERTS_STREAM,
+    MSG_ID_HEADER,
+    REPORTS_STREAM,
+    report_subject,
+)
+from peaceland.servers import free_port
+from peaceland.stream import bus
 
 RESULTS_ENV = "PEACELAND_FAULT_RESULTS"
 SEED_ENV = "PEACELAND_FAULT_SEED"
@@ -507,11 +513,11 @@ async def archive_census(stack: Any) -> tuple[Census, Census]:
 async def alerts_in_stream(nc: NatsClient) -> dict[str, int]:
     """Stored ALERTS messages per alert id (``Nats-Msg-Id``)."""
     js = nc.jetstream()
-    total = int((await js.stream_info(bus.ALERTS_STREAM)).state.messages)
+    total = int((await js.stream_info(ALERTS_STREAM)).state.messages)
     counts: dict[str, int] = {}
     if not total:
         return counts
-    sub = await js.subscribe(bus.ALERTS_PREFIX + ">", ordered_consumer=True)
+    sub = await js.subscribe(ALERTS_PREFIX + ">", ordered_consumer=True)
     try:
         seen = 0
         while seen < total:

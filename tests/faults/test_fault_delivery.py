@@ -32,9 +32,9 @@ from fault_kit import (
 )
 from nats.js import api as js_api
 
-from peaceland.bus import ALERTS_STREAM, MSG_ID_HEADER, REPORTS_STREAM, report_subject
-from peaceland.processes import free_port
-from peaceland.webhook_policy import ALERT_ID_HEADER, endpoint_id
+from peaceland.contract import ALERTS_STREAM, MSG_ID_HEADER, REPORTS_STREAM, report_subject
+from peaceland.delivery.webhook_policy import ALERT_ID_HEADER, endpoint_id
+from peaceland.servers import free_port
 
 pytestmark = pytest.mark.slow
 

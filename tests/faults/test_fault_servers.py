@@ -27,8 +27,8 @@ from fault_kit import (
 )
 from nats.aio.client import Client as NatsClient
 
-from peaceland import services
-from peaceland.bus import REPORTS_STREAM
+from peaceland.contract import REPORTS_STREAM
+from peaceland.servers import services
 
 pytestmark = pytest.mark.slow
 

@@ -17,10 +17,16 @@ from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 
 from peaceland.access import Role
-from peaceland.bus import MSG_ID_HEADER, alert_subject
-from peaceland.incident_builder import BuilderOptions
-from peaceland.model import Alert, Severity, encode_alert, format_raised_at
-from peaceland.rules import severity as severity_of
+from peaceland.alerting.rules import severity as severity_of
+from peaceland.contract import (
+    MSG_ID_HEADER,
+    Alert,
+    Severity,
+    alert_subject,
+    encode_alert,
+    format_raised_at,
+)
+from peaceland.delivery import BuilderOptions
 from peaceland.web.app import WebOptions
 from peaceland.web.sse_client import Event, sse_events
 

@@ -17,10 +17,10 @@ from typing import Any
 
 import pyarrow as pa
 
-from peaceland.archive_batch import plan_objects
-from peaceland.archive_format import ALERTS_FORMAT, REPORTS_FORMAT, ArchiveFormat
+from peaceland.archive.batching import plan_objects
+from peaceland.archive.format import ALERTS_FORMAT, REPORTS_FORMAT, ArchiveFormat
 from peaceland.config import Endpoints
-from peaceland.object_store import S3Store
+from peaceland.storage import S3Store
 
 THRESHOLD = 20
 #: The event hours of the data set: three days (Friday to Sunday), various hours of day.

@@ -16,8 +16,7 @@ from typing import Any
 import pytest
 
 from analytics_data import Known, write_known
-from peaceland.analytics import archive_from
-from peaceland.analytics.catalog import Archive
+from peaceland.analytics import Archive, archive_from
 
 
 @pytest.fixture(scope="module", name="known")

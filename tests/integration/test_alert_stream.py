@@ -21,7 +21,7 @@ from alert_helpers import (
     web_app,
 )
 
-from peaceland import services
+from peaceland.servers import services
 from peaceland.web.app import WebOptions
 
 pytestmark = pytest.mark.slow

@@ -27,19 +27,22 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js import api as js_api
 
-from peaceland import bus, services
-from peaceland.alerter import Alerter, AlerterOptions
-from peaceland.bus import (
+from peaceland.alerting import AlerterOptions
+from peaceland.alerting.alerter import Alerter
+from peaceland.alerting.rules import PeacescoreRule, Rule, default_rules
+from peaceland.contract import (
     ALERTS_STREAM,
     DEADLETTER_STREAM,
     ERROR_HEADER,
     MSG_ID_HEADER,
+    Alert,
+    Report,
+    decode_alert,
     report_subject,
 )
-from peaceland.consumer import consumer_lag
-from peaceland.model import Alert, Report, decode_alert
-from peaceland.publishing import publish_batched
-from peaceland.rules import PeacescoreRule, Rule, default_rules
+from peaceland.servers import services
+from peaceland.stream import bus, consumer_lag
+from peaceland.stream.publishing import publish_batched
 
 pytestmark = pytest.mark.slow
 

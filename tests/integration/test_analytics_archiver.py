@@ -10,8 +10,8 @@ import pytest
 from test_archiver import T0, Case, archiving, connected, drained, eventually, publish_reports
 
 from peaceland.analytics import TimeRange, archive_from, connect, run_query, run_stat
-from peaceland.archive_layout import kind_prefix
-from peaceland.object_store import S3Store
+from peaceland.archive.layout import kind_prefix
+from peaceland.storage import S3Store
 
 pytestmark = pytest.mark.slow
 

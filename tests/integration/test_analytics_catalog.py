@@ -13,10 +13,10 @@ import duckdb
 import pytest
 
 from analytics_data import HOURS, Known, write_known
-from peaceland import services
 from peaceland.analytics import STATS, TimeRange, archive_from, connect, run_query, run_stat
 from peaceland.config import Endpoints, Secret
-from peaceland.errors import QueryError, StoreError
+from peaceland.contract import QueryError, StoreError
+from peaceland.servers import services
 
 pytestmark = pytest.mark.slow
 

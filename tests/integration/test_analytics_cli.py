@@ -16,9 +16,15 @@ from aiohttp import ClientSession, web
 from aiohttp.test_utils import TestServer
 
 from analytics_data import HOURS, Known, write_known
-from peaceland.analytics import STATS, TimeRange, archive_from, get_stat, run_stat
-from peaceland.analytics.output import to_json
-from peaceland.analytics.plots import plot_result
+from peaceland.analytics import (
+    STATS,
+    TimeRange,
+    archive_from,
+    get_stat,
+    plot_result,
+    run_stat,
+    to_json,
+)
 from peaceland.web.stats_api import add_stats_routes
 
 pytestmark = pytest.mark.slow

@@ -13,8 +13,7 @@ import pytest
 from analytics_fixtures import archive_fixture, known_fixture  # noqa: F401
 
 from analytics_data import HOURS, Known
-from peaceland.analytics import TimeRange, connect
-from peaceland.analytics.catalog import Archive, Confinement
+from peaceland.analytics import Archive, Confinement, TimeRange, connect
 
 pytestmark = pytest.mark.slow
 

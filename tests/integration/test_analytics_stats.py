@@ -13,8 +13,7 @@ from typing import Any
 import pytest
 
 from analytics_data import HOURS, THRESHOLD, Known, write_known
-from peaceland.analytics import STATS, TimeRange, archive_from, run_stat
-from peaceland.analytics.stats import DEFAULT_PARAMS
+from peaceland.analytics import DEFAULT_PARAMS, STATS, TimeRange, archive_from, run_stat
 
 pytestmark = pytest.mark.slow
 

@@ -26,24 +26,23 @@ import pytest
 from nats.aio.client import Client as NatsClient
 from nats.js.errors import NotFoundError
 
-from peaceland import services
-from peaceland.archive_batch import FlushPolicy
-from peaceland.archive_format import decode_parquet
-from peaceland.archive_layout import Kind, kind_prefix, parse_object_key
-from peaceland.archive_pipeline import PipelineOptions, PipelineStats
-from peaceland.archiver import ArchiverOptions, consumer_spec, run_archiver
-from peaceland.bus import (
+from peaceland.archive import ArchiverOptions, FlushPolicy, PipelineOptions, run_archiver
+from peaceland.archive.archiver import consumer_spec
+from peaceland.archive.format import decode_parquet
+from peaceland.archive.layout import Kind, kind_prefix, parse_object_key
+from peaceland.archive.pipeline import PipelineStats
+from peaceland.contract import (
     DEADLETTER_STREAM,
     ERROR_HEADER,
-    OutMessage,
+    Alert,
     alert_subject,
     deadletter_subject,
-    publish_all,
+    encode_alert,
     report_subject,
 )
-from peaceland.consumer import consumer_lag
-from peaceland.model import Alert, encode_alert
-from peaceland.object_store import S3Store
+from peaceland.servers import services
+from peaceland.storage import S3Store
+from peaceland.stream import OutMessage, consumer_lag, publish_all
 
 pytestmark = pytest.mark.slow
 

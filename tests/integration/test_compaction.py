@@ -24,12 +24,12 @@ from nats.aio.client import Client as NatsClient
 from test_archiver import DELIVERY, Case, archiving, connected, drained, eventually, read_archive
 
 from peaceland.analytics import connect as duckdb_connect
-from peaceland.archive_compaction import CompactionPolicy
-from peaceland.archive_compactor import CompactOptions, compact, readable_keys
-from peaceland.archive_layout import kind_prefix, parse_object_key
-from peaceland.bus import OutMessage, publish_all, report_subject
-from peaceland.errors import StoreError
-from peaceland.object_store import S3Store
+from peaceland.archive import CompactionPolicy, CompactOptions, compact
+from peaceland.archive.compactor import readable_keys
+from peaceland.archive.layout import kind_prefix, parse_object_key
+from peaceland.contract import StoreError, report_subject
+from peaceland.storage import S3Store
+from peaceland.stream import OutMessage, publish_all
 
 pytestmark = pytest.mark.slow
 

@@ -8,8 +8,9 @@ from typing import Any
 import nats
 import pytest
 
-from peaceland.bus import REPORTS_STREAM
-from peaceland.consumer import ConsumerSpec, consumer_lag, ensure_consumer
+from peaceland.contract import REPORTS_STREAM
+from peaceland.stream import ConsumerSpec, consumer_lag
+from peaceland.stream.consumer import ensure_consumer
 
 pytestmark = pytest.mark.slow
 

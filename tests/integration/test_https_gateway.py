@@ -16,8 +16,8 @@ import pytest
 import trustme
 from http_controls_helpers import auth_headers
 
-from peaceland.processes import free_port
-from peaceland.web.app import run_web
+from peaceland.servers import free_port
+from peaceland.web import run_web
 
 pytestmark = pytest.mark.slow
 

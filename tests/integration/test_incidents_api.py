@@ -19,7 +19,7 @@ from alert_helpers import (
     web_app,
 )
 
-from peaceland.bus import ALERTS_STREAM
+from peaceland.contract import ALERTS_STREAM
 
 pytestmark = pytest.mark.slow
 

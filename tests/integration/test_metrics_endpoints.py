@@ -16,7 +16,7 @@ import pytest
 from alert_helpers import web_app
 from prometheus_client.parser import text_string_to_metric_families
 
-from peaceland.processes import free_port
+from peaceland.servers import free_port
 
 pytestmark = pytest.mark.slow
 

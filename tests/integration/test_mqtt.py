@@ -13,7 +13,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from peaceland.bus import REPORTS_STREAM
+from peaceland.contract import REPORTS_STREAM
 
 pytestmark = pytest.mark.slow
 

@@ -28,8 +28,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from peaceland.access import ROUTES
-from peaceland.processes import free_port
+from peaceland.access.roles import ROUTES
+from peaceland.servers import free_port
 from peaceland.web.openapi_api import OPENAPI_FILE, OPENAPI_ROUTE, load_openapi
 
 pytestmark = pytest.mark.slow

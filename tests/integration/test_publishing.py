@@ -9,8 +9,9 @@ from typing import Any
 import nats
 import pytest
 
-from peaceland.bus import REPORTS_STREAM, OutMessage
-from peaceland.publishing import BatchWindow, GroupPublisher, publish_batched
+from peaceland.contract import REPORTS_STREAM
+from peaceland.stream import BatchWindow, GroupPublisher, OutMessage
+from peaceland.stream.publishing import publish_batched
 
 pytestmark = pytest.mark.slow
 

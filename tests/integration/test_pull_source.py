@@ -11,9 +11,15 @@ import nats
 import pytest
 from nats.aio.client import Client as NatsClient
 
-from peaceland.bus import REPORTS_STREAM
-from peaceland.consumer import ConsumerSpec, consumer_lag
-from peaceland.pull import PROGRESS, TERM, PullSource, parse_ack_subject
+from peaceland.contract import REPORTS_STREAM
+from peaceland.stream import (
+    PROGRESS,
+    TERM,
+    ConsumerSpec,
+    PullSource,
+    consumer_lag,
+    parse_ack_subject,
+)
 
 pytestmark = pytest.mark.slow
 

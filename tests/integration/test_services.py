@@ -26,10 +26,17 @@ from botocore.exceptions import ClientError
 from nats.js import api as js_api
 
 from conftest import Stack, stack_settings
-from peaceland import bus, embedded, processes, services
 from peaceland.config import Secret, read_services_state, write_services_state
-from peaceland.errors import ServiceError
-from peaceland.probes import s3_client
+from peaceland.contract import (
+    DUPLICATE_WINDOW_S,
+    MSG_ID_HEADER,
+    REPORTS_STREAM,
+    ServiceError,
+    report_subject,
+)
+from peaceland.servers import embedded, processes, services
+from peaceland.storage.probe import s3_client
+from peaceland.stream import bus
 
 CONTRACT_KEYS = {"nats_url", "s3_endpoint", "s3_bucket", "s3_access_key", "s3_secret_key"}
 
@@ -296,7 +303,7 @@ async def test_streams_follow_the_contract(stack: Stack) -> None:
             config = (await js.stream_info(spec.name)).config
             assert config.subjects == list(spec.subjects)
             assert config.storage == js_api.StorageType.FILE
-            assert config.duplicate_window == pytest.approx(bus.DUPLICATE_WINDOW_S)
+            assert config.duplicate_window == pytest.approx(DUPLICATE_WINDOW_S)
             assert config.num_replicas == 1
     finally:
         await nc.close()
@@ -305,15 +312,15 @@ async def test_streams_follow_the_contract(stack: Stack) -> None:
 @pytest.mark.slow
 async def test_a_report_published_to_nats_lands_in_reports(stack: Stack) -> None:
     drone = "svc-" + uuid.uuid4().hex[:10]
-    subject = bus.report_subject(drone)
+    subject = report_subject(drone)
     nc = await nats.connect(stack.endpoints.nats_url)
     try:
         js = nc.jetstream()
-        ack = await js.publish(subject, b'{"drone_id": "x"}', headers={bus.MSG_ID_HEADER: drone})
-        assert ack.stream == bus.REPORTS_STREAM
+        ack = await js.publish(subject, b'{"drone_id": "x"}', headers={MSG_ID_HEADER: drone})
+        assert ack.stream == REPORTS_STREAM
         await nc.publish(subject, b"plain core NATS publish, as a drone would")
         await nc.flush()
-        info = await js.stream_info(bus.REPORTS_STREAM, subjects_filter=subject)
+        info = await js.stream_info(REPORTS_STREAM, subjects_filter=subject)
         assert (info.state.subjects or {}).get(subject) == 2
     finally:
         await nc.close()
@@ -403,7 +410,7 @@ def test_external_servers_are_used_not_started(stack: Stack, tmp_path: Path) -> 
 
 @pytest.mark.slow
 async def test_up_after_sigkill_restarts_only_that_server(fresh_stack: Stack) -> None:
-    subject = bus.report_subject("restart-" + uuid.uuid4().hex[:8])
+    subject = report_subject("restart-" + uuid.uuid4().hex[:8])
     nc = await nats.connect(fresh_stack.endpoints.nats_url)
     try:
         await nc.jetstream().publish(subject, b"before the crash")
@@ -426,7 +433,7 @@ async def test_up_after_sigkill_restarts_only_that_server(fresh_stack: Stack) ->
     assert report.state.ports == before.ports
     nc = await nats.connect(report.state.nats_url)
     try:
-        info = await nc.jetstream().stream_info(bus.REPORTS_STREAM, subjects_filter=subject)
+        info = await nc.jetstream().stream_info(REPORTS_STREAM, subjects_filter=subject)
         assert (info.state.subjects or {}).get(subject) == 1
     finally:
         await nc.close()

@@ -16,9 +16,9 @@ import nats
 import pytest
 from nats.js import JetStreamContext
 
-from peaceland.bus import MSG_ID_HEADER, REPORTS_STREAM
-from peaceland.model import decode_report
-from peaceland.simulator import SimulationOptions, SimulationSummary, run_simulation
+from peaceland.contract import MSG_ID_HEADER, REPORTS_STREAM, decode_report
+from peaceland.ingest import SimulationOptions
+from peaceland.ingest.simulator import SimulationSummary, run_simulation
 
 pytestmark = pytest.mark.slow
 

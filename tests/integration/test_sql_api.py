@@ -19,10 +19,9 @@ from analytics_fixtures import archive_fixture, known_fixture  # noqa: F401
 from http_controls_helpers import Client, served
 
 from analytics_data import HOURS, Known
-from peaceland.analytics import TimeRange
-from peaceland.analytics.catalog import Archive
+from peaceland.analytics import Archive, TimeRange
 from peaceland.config import Endpoints, Secret
-from peaceland.errors import QueryError, StoreError
+from peaceland.contract import QueryError, StoreError
 from peaceland.web.app import WebOptions
 from peaceland.web.sql_api import LIMITS_KEY, QueryTimedOut, SqlLimits, run_sql
 

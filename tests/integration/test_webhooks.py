@@ -26,11 +26,17 @@ from alert_helpers import (
 )
 from nats.js.errors import NotFoundError
 
-from peaceland.bus import ALERTS_STREAM, DEADLETTER_STREAM, ERROR_HEADER, alert_subject
 from peaceland.config import Secret
-from peaceland.model import encode_alert
-from peaceland.webhook_policy import endpoint_id, verify
-from peaceland.webhooks import Endpoint, WebhookOptions, run_webhooks
+from peaceland.contract import (
+    ALERTS_STREAM,
+    DEADLETTER_STREAM,
+    ERROR_HEADER,
+    alert_subject,
+    encode_alert,
+)
+from peaceland.delivery import WebhookOptions, run_webhooks
+from peaceland.delivery.webhook_policy import endpoint_id, verify
+from peaceland.delivery.webhooks import Endpoint
 
 pytestmark = pytest.mark.slow
 

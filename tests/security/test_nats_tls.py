@@ -12,9 +12,10 @@ import pytest
 import trustme
 from mqtt_helpers import mqtt_close, mqtt_connect
 
-from peaceland import bus, services
 from peaceland.config import Settings, load_settings, resolve_endpoints
-from peaceland.errors import ServiceError
+from peaceland.contract import REPORTS_STREAM, ServiceError
+from peaceland.servers import services
+from peaceland.stream import bus
 
 pytestmark = pytest.mark.slow
 
@@ -72,8 +73,8 @@ async def test_tls_clients_connect_and_plain_ones_are_refused(tls_settings: Sett
     nc = await bus.connect(resolve_endpoints(tls_settings).nats_url, "tls-test")
     try:
         assert nc.is_connected
-        info = await nc.jetstream().stream_info(bus.REPORTS_STREAM)
-        assert info.config.name == bus.REPORTS_STREAM
+        info = await nc.jetstream().stream_info(REPORTS_STREAM)
+        assert info.config.name == REPORTS_STREAM
     finally:
         await nc.close()
     plain = state.nats_url.replace("tls://", "nats://", 1)
@@ -86,7 +87,7 @@ async def test_tls_clients_connect_and_plain_ones_are_refused(tls_settings: Sett
 
 
 def test_a_certificate_without_its_key_is_a_configuration_error(tmp_path: Path) -> None:
-    from peaceland.errors import ConfigError
+    from peaceland.contract import ConfigError
 
     with pytest.raises(ConfigError, match="set both or neither"):
         load_settings(environ={"PEACELAND_NATS_TLS_CERT": "x.pem"}, cwd=tmp_path)

@@ -25,10 +25,13 @@ from mqtt_helpers import mqtt_close, mqtt_connect
 from nats.aio.client import Client as NatsClient
 from nats.js.errors import APIError
 
-from peaceland.access import Role, token_hash
-from peaceland.audit_log import recent
-from peaceland.bus import AUDIT_STREAM, REPORTS_STREAM, connect_once, redact
-from peaceland.token_store import BUCKET as TOKENS_BUCKET
+from peaceland.access import Role
+from peaceland.access.audit import recent
+from peaceland.access.roles import token_hash
+from peaceland.access.tokens import BUCKET as TOKENS_BUCKET
+from peaceland.contract import AUDIT_STREAM, REPORTS_STREAM
+from peaceland.stream import redact
+from peaceland.stream.bus import connect_once
 
 pytestmark = pytest.mark.slow
 

@@ -4,18 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from peaceland.access import (
-    ROUTES,
-    Permission,
-    Role,
-    allows,
-    bearer_token,
-    new_token,
-    parse_role,
-    required_permission,
-    token_hash,
-    valid_token_name,
-)
+from peaceland.access import Permission, Role, allows, bearer_token, parse_role, required_permission
+from peaceland.access.roles import ROUTES, new_token, token_hash, valid_token_name
 
 EXPECTED = {
     # role: permissions it has

@@ -12,22 +12,29 @@ import duckdb
 import pyarrow as pa
 import pytest
 
+from peaceland.analytics import (
+    DEFAULT_PARAMS,
+    STATS,
+    Confinement,
+    Result,
+    get_stat,
+    one_line,
+    open_duckdb,
+    write_result,
+)
 from peaceland.analytics.catalog import (
     ALERT_COLUMNS,
     REPORT_COLUMNS,
-    Confinement,
     confine,
     duckdb_type,
     httpfs_path,
-    one_line,
-    open_duckdb,
     secret_sql,
 )
-from peaceland.analytics.output import cell_text, to_csv, write_result
-from peaceland.analytics.stats import DEFAULT_PARAMS, STATS, Result, get_stat, stat_params
-from peaceland.archive_format import ALERTS_FORMAT, REPORTS_FORMAT
+from peaceland.analytics.output import cell_text, to_csv
+from peaceland.analytics.stats import stat_params
+from peaceland.archive.format import ALERTS_FORMAT, REPORTS_FORMAT
 from peaceland.config import Endpoints, Secret
-from peaceland.errors import ConfigError, UnknownStat
+from peaceland.contract import ConfigError, UnknownStat
 
 WHEN = datetime(2026, 11, 28, 10, 15, tzinfo=UTC)
 
@@ -212,7 +219,7 @@ def test_one_line() -> None:
 def test_decimal_sums_are_json_numbers() -> None:
     from decimal import Decimal
 
-    from peaceland.analytics.output import to_json
+    from peaceland.analytics import to_json
 
     assert to_json({"agitated": Decimal("3"), "share": Decimal("0.25")}) == (
         b'{"agitated":3,"share":0.25}'

@@ -6,15 +6,15 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
+from peaceland.analytics import TimeRange
 from peaceland.analytics.timerange import (
     MAX_DAY_GLOBS,
     MAX_HOUR_GLOBS,
-    TimeRange,
     folder,
     parse_time,
     scan_plan,
 )
-from peaceland.errors import InvalidTimeRange, PeacelandError
+from peaceland.contract import InvalidTimeRange, PeacelandError
 
 NOW = datetime(2026, 11, 28, 10, 30, tzinfo=UTC)
 ROOT = "s3://peaceland/p/"

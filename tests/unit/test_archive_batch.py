@@ -10,14 +10,10 @@ from datetime import UTC, datetime, timedelta
 import pyarrow as pa
 import pytest
 
-from peaceland.archive_batch import Batch, FlushPolicy, plan_objects
-from peaceland.archive_format import (
-    DEADLETTER_FORMAT,
-    REPORTS_FORMAT,
-    Received,
-    decode_parquet,
-)
-from peaceland.archive_layout import batch_digest, parse_object_key
+from peaceland.archive import FlushPolicy
+from peaceland.archive.batching import Batch, plan_objects
+from peaceland.archive.format import DEADLETTER_FORMAT, REPORTS_FORMAT, Received, decode_parquet
+from peaceland.archive.layout import batch_digest, parse_object_key
 
 T0 = datetime(2026, 11, 28, 9, 58, tzinfo=UTC)
 

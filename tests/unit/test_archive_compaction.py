@@ -8,8 +8,8 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from peaceland.archive_compaction import (
-    CompactionPolicy,
+from peaceland.archive import CompactionPolicy
+from peaceland.archive.compaction import (
     Group,
     Manifest,
     data_prefix,
@@ -20,10 +20,10 @@ from peaceland.archive_compaction import (
     manifest_prefix,
     plan_compaction,
 )
-from peaceland.archive_layout import Partition, object_key, parse_object_key
+from peaceland.archive.layout import Partition, object_key, parse_object_key
 from peaceland.config import load_settings
-from peaceland.errors import ConfigError
-from peaceland.object_store import StoredObject
+from peaceland.contract import ConfigError
+from peaceland.storage import StoredObject
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 DAY = date(2026, 11, 28)

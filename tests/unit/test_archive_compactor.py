@@ -15,20 +15,16 @@ import pyarrow as pa
 import pytest
 from rich.console import Console
 
-from peaceland import archive_merge
-from peaceland.archive_batch import plan_objects
-from peaceland.archive_compaction import (
-    CompactionPolicy,
-    decode_manifest,
-    manifest_prefix,
-    readable,
-)
-from peaceland.archive_compactor import CompactOptions, KindResult, compact, load_manifests
-from peaceland.archive_format import FORMATS, Received, decode_parquet, encode_parquet
-from peaceland.archive_layout import Kind, parse_object_key
-from peaceland.compaction_view import ProgressBar, progress_bar, results_json, results_table
-from peaceland.errors import StoreError
-from peaceland.object_store import MemoryStore
+from peaceland.archive import CompactionPolicy, CompactOptions, KindResult, compact
+from peaceland.archive import merge as archive_merge
+from peaceland.archive.batching import plan_objects
+from peaceland.archive.compaction import decode_manifest, manifest_prefix, readable
+from peaceland.archive.compactor import load_manifests
+from peaceland.archive.format import FORMATS, Received, decode_parquet, encode_parquet
+from peaceland.archive.layout import Kind, parse_object_key
+from peaceland.cli.compaction_view import ProgressBar, progress_bar, results_json, results_table
+from peaceland.contract import StoreError
+from peaceland.storage.object_store import MemoryStore
 
 T0 = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)  # hour 08 closes at 11:00 with 2 h of grace
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)

@@ -9,8 +9,7 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from peaceland import bus
-from peaceland.archive_format import (
+from peaceland.archive.format import (
     ALERTS_FORMAT,
     DEADLETTER_FORMAT,
     REPORT_SUBJECT_PREFIX,
@@ -20,7 +19,7 @@ from peaceland.archive_format import (
     decode_parquet,
     leaf_paths,
 )
-from peaceland.model import Alert, encode_alert
+from peaceland.contract import REPORTS_PREFIX, Alert, encode_alert
 
 T0_NS = 1_795_000_000_123_456_789  # a JetStream timestamp, ns
 
@@ -51,7 +50,7 @@ def on_subject(body: dict[str, Any]) -> tuple[dict[str, Any], str]:
 
 
 def test_report_subject_prefix_is_the_contracts() -> None:
-    assert REPORT_SUBJECT_PREFIX == bus.REPORTS_PREFIX
+    assert REPORT_SUBJECT_PREFIX == REPORTS_PREFIX
 
 
 def test_report_columns_hold_the_exact_values() -> None:

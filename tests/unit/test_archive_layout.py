@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from peaceland.archive_layout import (
+from peaceland.archive.layout import (
     Partition,
     batch_digest,
     kind_prefix,

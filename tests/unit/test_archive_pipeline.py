@@ -12,13 +12,14 @@ from typing import Any
 
 import pytest
 
-from peaceland.archive_batch import FlushPolicy
-from peaceland.archive_format import FORMATS, decode_parquet
-from peaceland.archive_layout import Kind, parse_object_key
-from peaceland.archive_pipeline import MemoryDeadLetters, Pipeline, PipelineOptions
-from peaceland.bus import ERROR_HEADER
-from peaceland.object_store import MemoryStore
-from peaceland.pull import ACK, MemoryStream
+from peaceland.archive import FlushPolicy, PipelineOptions
+from peaceland.archive.format import FORMATS, decode_parquet
+from peaceland.archive.layout import Kind, parse_object_key
+from peaceland.archive.pipeline import MemoryDeadLetters, Pipeline
+from peaceland.contract import ERROR_HEADER
+from peaceland.storage.object_store import MemoryStore
+from peaceland.stream import ACK
+from peaceland.stream.pull import MemoryStream
 
 T0 = datetime(2026, 11, 28, 9, 30, tzinfo=UTC)
 STREAMS = {"reports": "REPORTS", "alerts": "ALERTS", "deadletter": "DEADLETTER"}

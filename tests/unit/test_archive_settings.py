@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from peaceland.archive_batch import FlushPolicy
-from peaceland.archiver import ArchiverOptions, consumer_spec
+from peaceland.archive import ArchiverOptions, FlushPolicy
+from peaceland.archive.archiver import consumer_spec
 from peaceland.config import load_settings
-from peaceland.errors import ConfigError
+from peaceland.contract import ConfigError
 
 
 def test_flush_limits_default_to_the_policy_defaults(tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ from peaceland.config import (
     services_path,
     write_services_state,
 )
-from peaceland.errors import ConfigError, NotRunningError
+from peaceland.contract import ConfigError, NotRunningError
 
 
 def test_defaults_without_environment_or_file(tmp_path: Path) -> None:
@@ -141,7 +141,7 @@ def test_json_logs_are_one_object_per_line() -> None:
     import json
     import logging
 
-    from peaceland.runtime import JsonFormatter
+    from peaceland.runtime.runner import JsonFormatter
 
     record = logging.LogRecord("peaceland.x", logging.WARNING, __file__, 1, "lag %d", (5,), None)
     entry = json.loads(JsonFormatter().format(record))

@@ -11,9 +11,9 @@ import pytest
 from aiohttp import ClientSession, web
 from aiohttp.test_utils import TestServer
 
-from peaceland.analytics.stats import STATS
+from peaceland.analytics import STATS
 from peaceland.config import load_settings
-from peaceland.errors import ConfigError
+from peaceland.contract import ConfigError
 from peaceland.web.dashboard import (
     STATIC_DIR,
     VENDOR_FILES,

@@ -13,21 +13,18 @@ from hypothesis import given
 from hypothesis import strategies as st
 from rich.console import Console
 
-from peaceland.alert_log import StoredAlert
-from peaceland.alert_query import (
+from peaceland.cli.alerts_view import age, alert_line, incident_table
+from peaceland.config import load_settings
+from peaceland.contract import Alert, ConfigError, encode_alert
+from peaceland.delivery import (
+    StoredAlert,
     parse_alert_query,
     parse_event_id,
     parse_incident_query,
     parse_since,
 )
-from peaceland.alerts_tail import age, alert_line, incident_table
-from peaceland.config import load_settings
-from peaceland.errors import ConfigError
-from peaceland.incidents import attach
-from peaceland.model import Alert, encode_alert
-from peaceland.web.sse import Listener, event_bytes
-from peaceland.web.sse_client import Event, EventParser
-from peaceland.webhook_policy import (
+from peaceland.delivery.incidents import attach
+from peaceland.delivery.webhook_policy import (
     backoff,
     endpoint_id,
     redact,
@@ -36,6 +33,8 @@ from peaceland.webhook_policy import (
     verdict,
     verify,
 )
+from peaceland.web.sse import Listener, event_bytes
+from peaceland.web.sse_client import Event, EventParser
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 ALERT = Alert(

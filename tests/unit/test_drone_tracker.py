@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from peaceland.drone_tracker import DroneTracker
+from peaceland.web.drone_tracker import DroneTracker
 
 T0 = 1_800_000_000.0  # a whole minute (divisible by 60)
 

@@ -10,7 +10,7 @@ from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
 
 from peaceland.config import load_settings
-from peaceland.errors import ConfigError
+from peaceland.contract import ConfigError
 from peaceland.web.limits import LIMITER_KEY, RateLimit, add_rate_limits, client_key
 from peaceland.web.server import tls_context
 

@@ -9,15 +9,10 @@ from datetime import UTC, datetime, timedelta
 import msgspec
 import pytest
 
-from peaceland.errors import IllegalTransition, UnknownIncident
-from peaceland.incident_store import (
-    ARCHIVE_PREFIX,
-    CITIZEN_PREFIX,
-    IncidentStore,
-    MemoryKeyValue,
-)
-from peaceland.incidents import CitizenRecord, attach, citizen_key
-from peaceland.model import Alert
+from peaceland.contract import Alert, IllegalTransition, UnknownIncident
+from peaceland.delivery import IncidentStore
+from peaceland.delivery.incident_store import ARCHIVE_PREFIX, CITIZEN_PREFIX, MemoryKeyValue
+from peaceland.delivery.incidents import CitizenRecord, attach, citizen_key
 
 T0 = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
 

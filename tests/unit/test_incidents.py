@@ -10,25 +10,22 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from peaceland.errors import IllegalTransition, UnknownIncident
-from peaceland.incidents import (
+from peaceland.contract import Alert, IllegalTransition, Severity, UnknownIncident
+from peaceland.delivery import Action, Incident, decode_request
+from peaceland.delivery.incidents import (
     ACTIONS,
     MAX_ALERT_IDS,
     MAX_EARLIER_IDS,
     STATUSES,
-    Action,
     CitizenRecord,
-    Incident,
     act,
     act_on_record,
     alert_status,
     attach,
     citizen_key,
-    decode_request,
     open_incident,
     parse_incident_id,
 )
-from peaceland.model import Alert, Severity
 
 T0 = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)

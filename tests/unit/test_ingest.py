@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from peaceland.bus import ERROR_HEADER, MSG_ID_HEADER
+from peaceland.contract import ERROR_HEADER, MSG_ID_HEADER
 from peaceland.ingest import plan_body
 
 

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from peaceland.alerter import AlerterCounters, AlerterOptions, Verdict, alert_message, judge
-from peaceland.bus import MSG_ID_HEADER
-from peaceland.model import decode_alert
-from peaceland.rules import default_rules
+from peaceland.alerting import AlerterOptions
+from peaceland.alerting.alerter import AlerterCounters, Verdict, alert_message, judge
+from peaceland.alerting.rules import default_rules
+from peaceland.contract import MSG_ID_HEADER, decode_alert
 
 RAISED_AT = "2026-11-28T10:15:01.000000Z"
 RULES = default_rules()

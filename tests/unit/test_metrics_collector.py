@@ -6,7 +6,8 @@ import dataclasses
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from peaceland.metrics import ALERT_LATENCY, counters_collector, registry, render
+from peaceland.runtime import ALERT_LATENCY, counters_collector, registry
+from peaceland.runtime.metrics import render
 
 
 @dataclasses.dataclass

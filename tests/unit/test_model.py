@@ -11,21 +11,19 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from peaceland.errors import InvalidReport
-from peaceland.model import (
+from peaceland.contract import (
     MAX_REPORT_BYTES,
     Alert,
-    Citizen,
+    InvalidReport,
     Report,
     decode_alert,
     decode_report,
     encode_alert,
-    encode_report,
     format_raised_at,
-    make_report,
     split_batch,
     valid_drone_id,
 )
+from peaceland.contract.model import Citizen, encode_report, make_report
 
 VALID: dict[str, Any] = {
     "drone_id": "drone-0042",

@@ -19,22 +19,19 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from peaceland.errors import InvalidReport
-from peaceland.ingest import plan_body
-from peaceland.model import (
+from peaceland.contract import MAX_REPORT_BYTES, InvalidReport, decode_report, split_batch
+from peaceland.contract.model import (
     MAX_CITIZENS,
     MAX_DRONE_ID_CHARS,
     MAX_NAME_CHARS,
-    MAX_REPORT_BYTES,
     MAX_REPORT_ID_CHARS,
     MAX_TS_CHARS,
     MAX_WORD_CHARS,
     MAX_WORDS,
     Citizen,
-    decode_report,
     encode_report,
-    split_batch,
 )
+from peaceland.ingest import plan_body
 
 BASE: dict[str, Any] = {
     "drone_id": "pw-0001",

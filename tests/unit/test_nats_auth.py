@@ -5,8 +5,7 @@ from __future__ import annotations
 import bcrypt
 import pytest
 
-from peaceland.bus import DEFAULT_INBOX_PREFIX, SERVICE_INBOX_PREFIX
-from peaceland.nats_auth import (
+from peaceland.access.nats_users import (
     FLEET_PERMISSIONS,
     SERVICE_PERMISSIONS,
     authorization_block,
@@ -16,6 +15,7 @@ from peaceland.nats_auth import (
     users_for,
     with_credentials,
 )
+from peaceland.contract import DEFAULT_INBOX_PREFIX, SERVICE_INBOX_PREFIX
 
 
 def test_a_drone_may_publish_only_on_its_subject_and_read_only_its_inbox() -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from peaceland.config import DEFAULT_RATE_LIMIT_BURST, DEFAULT_RATE_LIMIT_PER_S
-from peaceland.rate_limit import RateLimiter
+from peaceland.access import RateLimiter
+from peaceland.config.settings import DEFAULT_RATE_LIMIT_BURST, DEFAULT_RATE_LIMIT_PER_S
 
 
 class Clock:

@@ -10,8 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from peaceland.model import Alert, Report, format_raised_at, make_report
-from peaceland.rules import PeacescoreRule, Rule, apply_rules, default_rules, severity
+from peaceland.alerting.rules import PeacescoreRule, Rule, apply_rules, default_rules, severity
+from peaceland.contract import Alert, Report, format_raised_at
+from peaceland.contract.model import make_report
 
 RAISED_AT = format_raised_at(datetime(2026, 11, 28, 10, 15, 1, 123456, tzinfo=UTC))
 

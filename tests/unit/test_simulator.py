@@ -11,19 +11,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from peaceland.bus import redact, report_subject
-from peaceland.errors import ConfigError
-from peaceland.fleet import (
-    AGITATED_WORDS,
-    CALM_WORDS,
-    FRANCE,
-    Area,
-    Fleet,
-    FleetConfig,
-    SimulatedReport,
-)
-from peaceland.model import Report, decode_report
-from peaceland.simulator import SimulationOptions, SimulationSummary
+from peaceland.contract import ConfigError, Report, decode_report, report_subject
+from peaceland.ingest import FRANCE, Area, SimulationOptions
+from peaceland.ingest.fleet import AGITATED_WORDS, CALM_WORDS, Fleet, FleetConfig, SimulatedReport
+from peaceland.ingest.simulator import SimulationSummary
+from peaceland.stream import redact
 
 START = datetime(2026, 11, 28, 10, 15, tzinfo=UTC)
 PARIS = Area(48.80, 2.25, 48.90, 2.42)  # ~11 x 12 km: drones bounce off its edges often

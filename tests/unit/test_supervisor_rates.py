@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from peaceland.supervisor import Rates
+from peaceland.runtime.supervisor import Rates
 
 
 def test_rate_over_the_last_seconds_and_per_minute() -> None:

@@ -12,20 +12,42 @@ Analytics reads S3 only: it never imports the stream.
 
 from __future__ import annotations
 
+from peaceland.analytics.catalog import (
+    DEFAULT_MEMORY_LIMIT,
+    DEFAULT_SPILL_LIMIT,
+    Confinement,
+    attach_archive,
+    one_line,
+    open_duckdb,
+)
+from peaceland.analytics.output import to_json, write_result
+from peaceland.analytics.plots import plot_result
+from peaceland.analytics.stats import DEFAULT_PARAMS
+
 from .catalog import Archive, archive_from, connect
 from .stats import STATS, Result, Stat, get_stat, run_query, run_stat
 from .timerange import TimeRange, parse_time
 
 __all__ = [
+    "DEFAULT_MEMORY_LIMIT",
+    "DEFAULT_PARAMS",
+    "DEFAULT_SPILL_LIMIT",
     "STATS",
     "Archive",
+    "Confinement",
     "Result",
     "Stat",
     "TimeRange",
     "archive_from",
+    "attach_archive",
     "connect",
     "get_stat",
+    "one_line",
+    "open_duckdb",
     "parse_time",
+    "plot_result",
     "run_query",
     "run_stat",
+    "to_json",
+    "write_result",
 ]

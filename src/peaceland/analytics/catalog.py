@@ -69,9 +69,9 @@ from urllib.parse import urlsplit
 import duckdb
 import pyarrow as pa
 
-from peaceland.archive_format import ALERTS_SCHEMA, REPORTS_SCHEMA
+from peaceland.archive import ALERTS_SCHEMA, REPORTS_SCHEMA
 from peaceland.config import Endpoints, Settings, load_settings, resolve_endpoints
-from peaceland.errors import ConfigError, StoreError
+from peaceland.contract import ConfigError, StoreError
 
 from .timerange import ScanPlan, TimeRange, folder, scan_plan
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-from peaceland.errors import AnalyticsError
+from peaceland.contract import AnalyticsError
 
 from .stats import DEFAULT_PARAMS, Plot, Result, Stat
 

@@ -24,7 +24,7 @@ import duckdb
 import pyarrow as pa
 
 from peaceland.config import DEFAULT_ALERT_THRESHOLD
-from peaceland.errors import QueryError, StoreError, UnknownStat
+from peaceland.contract import QueryError, StoreError, UnknownStat
 
 from .catalog import Archive, Confinement, connect, one_line
 from .timerange import TimeRange

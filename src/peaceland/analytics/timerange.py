@@ -18,7 +18,7 @@ import re
 from datetime import UTC, date, datetime, timedelta
 from typing import Final
 
-from peaceland.errors import InvalidTimeRange
+from peaceland.contract import InvalidTimeRange
 
 #: Ranges up to this long are scanned one hour folder at a time...
 MAX_HOUR_GLOBS: Final = 48

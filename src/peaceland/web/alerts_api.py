@@ -22,11 +22,17 @@ import msgspec
 from aiohttp import web
 from nats.js import JetStreamContext
 
-from peaceland.alert_log import StoredAlert, recent
-from peaceland.alert_query import parse_alert_query, parse_incident_query
-from peaceland.errors import IllegalTransition, UnknownIncident
-from peaceland.incident_store import IncidentStore
-from peaceland.incidents import Action, Status, decode_request
+from peaceland.contract import IllegalTransition, UnknownIncident
+from peaceland.delivery import (
+    Action,
+    IncidentStore,
+    Status,
+    StoredAlert,
+    decode_request,
+    parse_alert_query,
+    parse_incident_query,
+    recent,
+)
 from peaceland.web.auth import audited
 from peaceland.web.responses import json_error, json_response
 

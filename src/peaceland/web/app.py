@@ -34,13 +34,12 @@ from aiohttp import web
 from nats.aio.client import Client as NatsClient
 from prometheus_client.registry import Collector
 
-from peaceland.analytics.catalog import Archive
-from peaceland.bus import connect, create_missing_streams
+from peaceland.access import TokenStore
+from peaceland.analytics import Archive
 from peaceland.config import DEFAULT_ALERT_THRESHOLD, Settings, resolve_endpoints
-from peaceland.incident_builder import BuilderOptions, IncidentBuilder
-from peaceland.incident_store import IncidentStore
-from peaceland.metrics import CountersCollector, counters_collector
-from peaceland.token_store import TokenStore
+from peaceland.delivery import BuilderOptions, IncidentBuilder, IncidentStore
+from peaceland.runtime import CountersCollector, counters_collector
+from peaceland.stream import connect, create_missing_streams
 from peaceland.web.alerts_api import add_alert_routes
 from peaceland.web.auth import add_auth
 from peaceland.web.dashboard import add_dashboard_routes

@@ -32,18 +32,19 @@ import msgspec
 from aiohttp import web
 from nats.js import JetStreamContext
 
-from peaceland import audit_log
 from peaceland.access import (
+    SESSION_S,
     Caller,
     Permission,
     Role,
+    TokenStore,
     allows,
     bearer_token,
     parse_role,
     required_permission,
 )
-from peaceland.errors import AccessError, UnknownToken
-from peaceland.token_store import SESSION_S, TokenStore
+from peaceland.access import audit as audit_log
+from peaceland.contract import AccessError, UnknownToken
 from peaceland.web.responses import json_error, json_response
 
 log = logging.getLogger(__name__)

@@ -21,7 +21,7 @@ from typing import Any, Final
 
 from aiohttp import web
 
-from peaceland.analytics.stats import DEFAULT_PARAMS, STATS
+from peaceland.analytics import DEFAULT_PARAMS, STATS
 from peaceland.web.responses import json_response
 
 STATIC_DIR: Final = Path(__file__).parent / "static"

@@ -31,9 +31,8 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js import api as js_api
 
-from peaceland.bus import REPORTS_PREFIX, REPORTS_STREAM
-from peaceland.drone_tracker import DronePosition, DroneTracker
-from peaceland.model import valid_drone_id
+from peaceland.contract import REPORTS_PREFIX, REPORTS_STREAM, valid_drone_id
+from peaceland.web.drone_tracker import DronePosition, DroneTracker
 from peaceland.web.responses import json_error, json_response
 
 log = logging.getLogger(__name__)

@@ -16,9 +16,8 @@ from aiohttp import web
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 
-from peaceland.bus import publish_all
 from peaceland.ingest import IngestPlan, plan_body
-from peaceland.publishing import GroupPublisher
+from peaceland.stream import GroupPublisher, publish_all
 from peaceland.web.auth import caller_of
 
 log = logging.getLogger(__name__)

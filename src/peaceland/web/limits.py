@@ -21,7 +21,7 @@ from typing import Final
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
-from peaceland.rate_limit import DEFAULT_MAX_CLIENTS, RateLimiter
+from peaceland.access import DEFAULT_MAX_CLIENTS, RateLimiter
 from peaceland.web.responses import json_error
 
 LIMITED_PREFIX: Final = "/api/v1/"

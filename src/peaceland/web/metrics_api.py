@@ -10,7 +10,8 @@ from nats.aio.client import Client as NatsClient
 from prometheus_client import CollectorRegistry
 from prometheus_client.registry import Collector
 
-from peaceland import bus, metrics
+from peaceland.runtime import metrics
+from peaceland.stream import bus
 
 REGISTRY_KEY: Final = web.AppKey("metrics_registry", CollectorRegistry)
 LAG_KEY: Final = web.AppKey("consumer_lag", metrics.ConsumerLag)

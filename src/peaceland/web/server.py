@@ -16,7 +16,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from peaceland.errors import ConfigError, ServiceError
+from peaceland.contract import ConfigError, ServiceError
 
 log = logging.getLogger(__name__)
 

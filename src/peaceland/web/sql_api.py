@@ -51,18 +51,18 @@ import msgspec
 import pyarrow as pa
 from aiohttp import web
 
-from peaceland.analytics.catalog import (
+from peaceland.analytics import (
     DEFAULT_MEMORY_LIMIT,
     DEFAULT_SPILL_LIMIT,
     Archive,
     Confinement,
+    TimeRange,
     attach_archive,
     one_line,
     open_duckdb,
+    to_json,
 )
-from peaceland.analytics.output import to_json
-from peaceland.analytics.timerange import TimeRange
-from peaceland.errors import AnalyticsError, InvalidTimeRange, QueryError, StoreError
+from peaceland.contract import AnalyticsError, InvalidTimeRange, QueryError, StoreError
 from peaceland.web.responses import json_error
 
 MAX_CONCURRENT: Final = 2

@@ -30,8 +30,15 @@ from aiohttp import web
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
-from peaceland.alert_log import StoredAlert, follow, read_range, stored_alert, stream_bounds
-from peaceland.alert_query import parse_event_id, parse_since
+from peaceland.delivery import (
+    StoredAlert,
+    follow,
+    parse_event_id,
+    parse_since,
+    read_range,
+    stored_alert,
+    stream_bounds,
+)
 from peaceland.web.responses import json_error
 
 log = logging.getLogger(__name__)

@@ -22,11 +22,8 @@ from typing import Final
 
 from aiohttp import web
 
-from peaceland.analytics.catalog import Archive
-from peaceland.analytics.output import to_json
-from peaceland.analytics.stats import STATS, run_stat
-from peaceland.analytics.timerange import TimeRange
-from peaceland.errors import AnalyticsError, InvalidTimeRange, ServiceError, UnknownStat
+from peaceland.analytics import STATS, Archive, TimeRange, run_stat, to_json
+from peaceland.contract import AnalyticsError, InvalidTimeRange, ServiceError, UnknownStat
 from peaceland.web.responses import json_error, json_response
 
 MAX_CONCURRENT: Final = 2

@@ -1,0 +1,304 @@
+"""Compaction of the archive: which objects to merge into which, and when to delete them. Pure.
+
+    CompactionPolicy(target_bytes, grace_s, delete_after_s)    the settings
+    plan_compaction(kind, listing, manifests, now, policy)     → Plan: groups to merge,
+                                                                 manifests due for deletion
+    Manifest, manifest_key, group digest                      the records the protocol keeps
+    readable(keys, manifests)                                 what a careful reader reads
+
+The archiver writes many small objects (one per flush and hour); compaction merges those of
+*closed* partitions (an hour, or a day for dead letters, that ended more than ``grace_s`` ago)
+into objects of about ``target_bytes``, dropping duplicate rows (same ``report_id``, alerts
+the same ``alert_id``, dead letters the same stream message), keeping the first received copy
+as the views do. ``peaceland.archive_compactor`` carries a plan out against the bucket.
+
+The protocol. Readers list a partition and then read what they listed, at some later instant;
+S3 offers no snapshot, and deleting an object always races with a reader that just listed it.
+So compaction never removes a report from any listing, deletes only objects whose reports are
+elsewhere, and deletes them long after they were replaced:
+
+1. **Merge, write the output first.** A group of inputs is merged into one object named
+   ``compact-<first seq>-<last seq>-n<rows>-<digest>.parquet`` in the same partition, where
+   ``digest`` hashes the inputs' keys: the same inputs always give the same key and the same
+   rows, so a retry (or a second compactor racing the first on the same listing) overwrites
+   it with itself. S3 makes an object visible whole, at once. From then on a listing holds the
+   inputs *and* the output, each report twice: the views keep one (they deduplicate by
+   ``report_id`` anyway, for the archiver's redeliveries).
+2. **Then record the retirement.** A manifest
+   ``_compaction/<kind>/date=…/[hour=…/]<output name>.json`` lists the inputs, the output and
+   the time. It lives outside ``reports/``, ``alerts/``, ``deadletter/``, so no reader's glob
+   sees it. A crash before the manifest leaves an output without one: the next run treats it as
+   an ordinary object and merges it again with the inputs (duplicates dropped), so nothing is
+   lost, only work repeated.
+3. **Delete the inputs ``delete_after_s`` later (15 min by default), on a later run**, and only
+   when the output is listed; then the manifest.
+4. **Retired inputs and fresh outputs are left alone** until their manifest is done: never
+   merged twice, so compaction converges, and a run right after another changes nothing.
+
+What readers get:
+
+* **A reader that reads manifests first** (``readable``; ``archive_compactor.readable_keys``):
+  it lists ``_compaction/``, then the data, and skips the inputs of the manifests it saw (their
+  output, written before the manifest, is in its listing). Any such reader that finishes
+  within ``delete_after_s`` of its start never misses an object, never misses a report, and
+  reads each merged report once.
+* **A reader that only globs** (DuckDB over ``reports/*/*/*.parquet``): every listing, at any
+  instant, holds every report (after the dedup by ``report_id``, exactly once). The one hazard
+  is a read overlapping the deletion of a retired input it listed just before: the read then
+  fails loudly (S3 404), never silently short, and a retry succeeds. Deletions happen once per
+  merge, ``delete_after_s`` after it, so such a failure needs a query running across that
+  instant and touching that hour.
+
+Late reports for a compacted hour simply add new small objects; a later run merges them with
+the hour's small compacted object (one of less than half the target), not with the large ones.
+A partition is compacted only when it holds an object not yet compacted, so a run over an
+archive already compacted changes nothing. Objects whose names are not the archiver's or
+compaction's are never touched. Run one compactor at a time (a periodic job): two at once stay
+correct (readers still see each report once) but may leave duplicate rows in storage for the
+views to drop. Manifest times come from the compactor's clock: hosts must keep time (NTP).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, date, datetime, timedelta
+from typing import Final
+
+import msgspec
+
+from peaceland.archive.layout import (
+    DIGEST_CHARS,
+    HOURLY,
+    SUFFIX,
+    Kind,
+    Partition,
+    object_key,
+    parse_object_key,
+)
+from peaceland.config import (
+    DEFAULT_COMPACT_DELETE_AFTER_S,
+    DEFAULT_COMPACT_GRACE_S,
+    DEFAULT_COMPACT_TARGET_BYTES,
+)
+from peaceland.storage import StoredObject
+
+#: Where manifests live, under the key prefix: outside every data folder.
+MANIFEST_ROOT: Final = "_compaction/"
+MANIFEST_SUFFIX: Final = ".json"
+
+#: The columns that identify one row, per kind: rows sharing them are the same item.
+DEDUP_KEYS: Final[dict[Kind, tuple[str, ...]]] = {
+    "reports": ("report_id",),
+    "alerts": ("alert_id",),
+    "deadletter": ("stream_seq", "received_at"),
+}
+#: Among copies, the first received is kept (as the views keep it).
+FIRST_RECEIVED: Final = ("received_at", "stream_seq")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CompactionPolicy:
+    """Merge into objects of about ``target_bytes``; partitions closed for ``grace_s``;
+    merged objects deleted ``delete_after_s`` after the merge, on a later run."""
+
+    target_bytes: int = DEFAULT_COMPACT_TARGET_BYTES
+    grace_s: float = DEFAULT_COMPACT_GRACE_S
+    delete_after_s: float = DEFAULT_COMPACT_DELETE_AFTER_S
+
+    def __post_init__(self) -> None:
+        if self.target_bytes < 1 or self.grace_s < 0 or self.delete_after_s < 0:
+            raise ValueError(f"compaction limits must be positive: {self}")
+
+
+class Manifest(msgspec.Struct, frozen=True, kw_only=True):
+    """A merge done: ``inputs`` may be deleted once ``compacted_at`` + delete_after has passed."""
+
+    kind: str
+    output: str
+    inputs: list[str]
+    compacted_at: datetime
+    rows_in: int
+    rows_out: int
+
+
+_manifest_encoder: Final = msgspec.json.Encoder()
+_manifest_decoder: Final = msgspec.json.Decoder(Manifest)
+
+
+def encode_manifest(manifest: Manifest) -> bytes:
+    return _manifest_encoder.encode(manifest)
+
+
+def decode_manifest(data: bytes) -> Manifest:
+    """Raises ``msgspec.DecodeError`` (a ``ValueError``) when ``data`` is not a manifest."""
+    return _manifest_decoder.decode(data)
+
+
+def manifest_prefix(kind: Kind, key_prefix: str = "", day: date | None = None) -> str:
+    """Where the manifests of ``kind`` (of one day) live."""
+    where = f"{key_prefix}{MANIFEST_ROOT}{kind}/"
+    return where if day is None else f"{where}date={day.isoformat()}/"
+
+
+def manifest_key(output_key: str, key_prefix: str = "") -> str:
+    """The manifest of the merge that wrote ``output_key``."""
+    if not output_key.startswith(key_prefix) or not output_key.endswith(SUFFIX):
+        raise ValueError(f"not an object key under {key_prefix!r}: {output_key!r}")
+    relative = output_key[len(key_prefix) : -len(SUFFIX)]
+    return f"{key_prefix}{MANIFEST_ROOT}{relative}{MANIFEST_SUFFIX}"
+
+
+def data_prefix(kind: Kind, key_prefix: str = "", day: date | None = None) -> str:
+    """Where the objects of ``kind`` (of one day) live."""
+    where = f"{key_prefix}{kind}/"
+    return where if day is None else f"{where}date={day.isoformat()}/"
+
+
+def is_closed(partition: Partition, now: datetime, grace_s: float) -> bool:
+    """Whether ``partition`` ended more than ``grace_s`` seconds before ``now``."""
+    span = timedelta(hours=1) if partition.kind in HOURLY else timedelta(days=1)
+    return partition.start + span + timedelta(seconds=grace_s) <= now.astimezone(UTC)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Group:
+    """Objects of one partition to merge into one."""
+
+    partition: Partition
+    inputs: tuple[StoredObject, ...]
+
+    @property
+    def bytes(self) -> int:
+        return sum(o.size for o in self.inputs)
+
+    @property
+    def keys(self) -> list[str]:
+        return [o.key for o in self.inputs]
+
+    def digest(self, key_prefix: str = "") -> str:
+        """A hash of the inputs' keys (relative to the prefix), in any order."""
+        hasher = hashlib.blake2b(digest_size=DIGEST_CHARS // 2)
+        for key in sorted(k.removeprefix(key_prefix) for k in self.keys):
+            hasher.update(key.encode())
+            hasher.update(b"\n")
+        return hasher.hexdigest()
+
+    def output_key(self, first_seq: int, last_seq: int, rows: int, key_prefix: str = "") -> str:
+        """The key of the merged object, once its rows are known."""
+        digest = self.digest(key_prefix)
+        return object_key(
+            self.partition, first_seq, last_seq, rows, digest, key_prefix, origin="compact"
+        )
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Retirement:
+    """A manifest due: its inputs may be deleted (``ready``), or its output is missing and
+    the inputs must stay (``ready`` false: the manifest is dropped, the inputs merged again)."""
+
+    key: str
+    manifest: Manifest
+    ready: bool
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Plan:
+    kind: Kind
+    groups: list[Group]
+    retirements: list[Retirement]
+    #: Manifests not yet due, and how many objects they keep for deletion.
+    pending: int
+    pending_inputs: int
+    #: Partitions seen, by state.
+    closed_partitions: int
+    open_partitions: int
+
+    @property
+    def bytes(self) -> int:
+        return sum(g.bytes for g in self.groups)
+
+    @property
+    def empty(self) -> bool:
+        return not self.groups and not self.retirements
+
+
+def plan_compaction(
+    kind: Kind,
+    listing: Iterable[StoredObject],
+    manifests: Mapping[str, Manifest],
+    now: datetime,
+    policy: CompactionPolicy,
+    key_prefix: str = "",
+    day: date | None = None,
+) -> Plan:
+    """What one run does with ``kind``: ``listing`` is the bucket under ``data_prefix`` and
+    ``manifests`` (by key) those under ``manifest_prefix``. Deterministic, no I/O."""
+    objects: dict[str, StoredObject] = {o.key: o for o in listing}
+    due_after = timedelta(seconds=policy.delete_after_s)
+    retirements: list[Retirement] = []
+    busy: set[str] = set()  # retired inputs and fresh outputs: not merged in this run
+    pending = pending_inputs = 0
+    for key in sorted(manifests):
+        manifest = manifests[key]
+        busy.update(manifest.inputs)
+        busy.add(manifest.output)
+        if manifest.compacted_at + due_after <= now:
+            retirements.append(Retirement(key, manifest, manifest.output in objects))
+        else:
+            pending += 1
+            pending_inputs += sum(1 for k in manifest.inputs if k in objects)
+
+    by_partition: dict[Partition, list[tuple[StoredObject, bool]]] = {}
+    for obj in objects.values():
+        name = parse_object_key(obj.key, key_prefix)
+        if name is None or name.partition.kind != kind:
+            continue  # not ours: never touched
+        if day is not None and name.partition.day != day:
+            continue
+        by_partition.setdefault(name.partition, []).append((obj, name.compacted))
+
+    groups: list[Group] = []
+    closed = still_open = 0
+    for partition in sorted(by_partition):
+        if not is_closed(partition, now, policy.grace_s):
+            still_open += 1
+            continue
+        closed += 1
+        candidates = [
+            obj
+            for obj, compacted in by_partition[partition]
+            if obj.key not in busy and not (compacted and obj.size * 2 >= policy.target_bytes)
+        ]
+        fresh = any(
+            not compacted and obj.key not in busy for obj, compacted in by_partition[partition]
+        )
+        if fresh:
+            groups.extend(Group(partition, tuple(b)) for b in pack(candidates, policy))
+    return Plan(kind, groups, retirements, pending, pending_inputs, closed, still_open)
+
+
+def pack(candidates: Sequence[StoredObject], policy: CompactionPolicy) -> list[list[StoredObject]]:
+    """Objects in key order (compacted first, then by stream sequence, so redelivered copies
+    of a report usually meet) into bins of at most ``target_bytes``; a bin of one object is
+    left alone (merging it gains nothing)."""
+    bins: list[list[StoredObject]] = []
+    current: list[StoredObject] = []
+    size = 0
+    for obj in sorted(candidates, key=lambda o: o.key):
+        if current and size + obj.size > policy.target_bytes:
+            bins.append(current)
+            current, size = [], 0
+        current.append(obj)
+        size += obj.size
+    bins.append(current)
+    return [b for b in bins if len(b) > 1]
+
+
+def readable(keys: Iterable[str], manifests: Iterable[Manifest]) -> list[str]:
+    """The Parquet objects a reader needs among ``keys`` (a listing of data objects taken
+    *after* ``manifests`` were read): those listed, less the retired inputs, whose rows are in
+    outputs the listing holds."""
+    retired = {key for m in manifests for key in m.inputs}
+    return [k for k in keys if k.endswith(SUFFIX) and k not in retired]

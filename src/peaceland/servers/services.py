@@ -1,0 +1,438 @@
+"""Embedded servers: a real ``nats-server`` and a real SeaweedFS ``weed`` for each data dir.
+
+    up(settings)      start what is not running, wait until both answer, create the streams and
+                      the bucket, write ``<data_dir>/services.json`` (mode 0600)
+    down(settings)    SIGTERM, SIGKILL after a grace period; removes ``services.json`` but keeps
+                      ports and credentials, so the next ``up`` serves the same data
+    status(settings)  health of each server and message counts of the streams
+
+A server named by ``settings.nats_url`` / ``settings.s3_endpoint`` is external: never started
+or stopped here, but ``up`` still creates the streams / bucket on it. How each server is
+configured and where its files live: ``peaceland.embedded``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import signal
+import time
+from collections.abc import Mapping
+from typing import Literal
+
+import msgspec
+
+from peaceland.access import nats_users as nats_auth
+from peaceland.config import (
+    S3_CREDENTIALS_REQUIRED,
+    Secret,
+    ServicesState,
+    Settings,
+    services_path,
+    write_services_state,
+)
+from peaceland.contract import (
+    ConfigError,
+    NotRunningError,
+    ServiceError,
+    report_subject,
+    valid_drone_id,
+)
+from peaceland.servers import embedded, processes
+from peaceland.servers.embedded import ALL_PORTS, KINDS, NATS, SERVICES, WEED, Layout
+from peaceland.storage import prepare_s3, probe_s3
+from peaceland.stream import prepare_nats, probe_nats, redact, use_tls_ca, wait_nats_login
+
+__all__ = [
+    "ALL_PORTS",
+    "NATS",
+    "SERVICES",
+    "WEED",
+    "DroneCredentials",
+    "Health",
+    "ServiceStatus",
+    "UpReport",
+    "down",
+    "enroll_drone",
+    "kill_service",
+    "start_services",
+    "status",
+    "stop_services",
+    "up",
+]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_START_TIMEOUT_S = 60.0
+# weed's filer waits 15 s for its own metadata subscription before it gives up on a graceful
+# gRPC stop, so a clean weed shutdown takes about 16 s.
+DEFAULT_STOP_GRACE_S = 30.0
+LOCK_TIMEOUT_S = 120.0
+# How long nats-server may take to apply a reloaded configuration (a new drone user).
+RELOAD_TIMEOUT_S = 10.0
+# What `up` stops, after a failure, of the servers it had just started.
+ROLLBACK_GRACE_S = 5.0
+
+Health = Literal["running", "stopped", "unhealthy"]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ServiceStatus:
+    """One server as ``peaceland status`` shows it."""
+
+    name: str
+    health: Health
+    address: str | None
+    pid: int | None = None
+    external: bool = False
+    detail: str = ""
+    endpoints: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    streams: Mapping[str, int | None] | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class UpReport:
+    state: ServicesState
+    started: tuple[str, ...]
+    reused: tuple[str, ...]
+    elapsed_s: float
+
+
+def up(
+    settings: Settings,
+    *,
+    prefer_default_ports: bool = True,
+    ports: Mapping[str, int] | None = None,
+    timeout: float = DEFAULT_START_TIMEOUT_S,
+) -> ServicesState:
+    """Start whatever is not running, wait until it answers, create streams and bucket.
+
+    Idempotent: healthy servers are left alone; only dead ones are restarted, on their previous
+    ports and with the same credentials. ``ports`` requests ports by name (see ``ALL_PORTS``);
+    a requested port that is taken is an error. Raises ``ServiceError`` in one line.
+    """
+    return start_services(
+        settings, prefer_default_ports=prefer_default_ports, ports=ports, timeout=timeout
+    ).state
+
+
+def start_services(
+    settings: Settings,
+    *,
+    prefer_default_ports: bool = True,
+    ports: Mapping[str, int] | None = None,
+    timeout: float = DEFAULT_START_TIMEOUT_S,
+) -> UpReport:
+    """``up``, also saying what was started and what was already running."""
+    began = time.monotonic()
+    use_tls_ca(settings.nats_tls_ca)
+    if settings.s3_endpoint and not (settings.s3_access_key and settings.s3_secret_key):
+        raise ConfigError(S3_CREDENTIALS_REQUIRED)
+    explicit = dict(ports or {})
+    unknown = sorted(set(explicit) - set(ALL_PORTS))
+    if unknown:
+        raise ConfigError(f"unknown port name(s) {unknown}; known: {sorted(ALL_PORTS)}")
+    layout = Layout.of(settings)
+    layout.prepare()
+    mine = [n for n, ext in ((NATS, settings.nats_url), (WEED, settings.s3_endpoint)) if not ext]
+    with processes.exclusive_lock(layout.root / ".lock", LOCK_TIMEOUT_S):
+        state = embedded.read_state(layout)
+        previous = embedded.read_ports(layout)
+        pids = {n: pid for n in mine if (pid := embedded.find(layout, n, state)) is not None}
+        used = _ports_of_running(layout, pids, previous)
+        to_start = [n for n in mine if n not in pids]
+        binaries = {name: embedded.find_binary(name) for name in to_start}
+        used.update(
+            embedded.plan_ports(
+                [port for name in to_start for port in KINDS[name].default_ports],
+                explicit=explicit,
+                previous=previous,
+                prefer_defaults=prefer_default_ports,
+                reserved={settings.http_port, *used.values()},
+            )
+        )
+        access, secret = (
+            (settings.s3_access_key or "", settings.s3_secret_key or Secret(""))
+            if settings.s3_endpoint
+            else embedded.credentials(layout, settings)
+        )
+        if WEED in to_start:
+            embedded.write_identities(layout, access, secret)
+        started: list[str] = []
+        try:
+            for name in to_start:
+                pids[name] = embedded.spawn(
+                    layout, name, binaries[name], used, embedded.ServerTls.of(settings)
+                )
+                started.append(name)
+            new_state = _state(settings, layout, used, pids, access, secret)
+            _prepare(settings, layout, new_state, pids, time.monotonic() + timeout)
+        except BaseException:
+            if started:
+                log.warning("stopping what this `up` started: %s", ", ".join(started))
+                processes.stop_processes([pids[n] for n in started], grace=ROLLBACK_GRACE_S)
+                if WEED in started:
+                    embedded.remove_weed_sockets(used)
+            raise
+        embedded.write_ports(layout, used)
+        if settings.s3_endpoint:  # never copy an external secret to disk
+            new_state = msgspec.structs.replace(new_state, s3_access_key="", s3_secret_key="")
+        write_services_state(layout.root, new_state)
+    reused = tuple(n for n in mine if n not in started)
+    return UpReport(new_state, tuple(started), reused, time.monotonic() - began)
+
+
+def _ports_of_running(
+    layout: Layout, pids: Mapping[str, int], previous: Mapping[str, int]
+) -> dict[str, int]:
+    used: dict[str, int] = {}
+    for name, pid in pids.items():
+        names = KINDS[name].default_ports
+        if not all(port in previous for port in names):
+            raise ServiceError(
+                f"{name} (pid {pid}) runs but {layout.ports_file} lacks its ports; "
+                "run `peaceland down` then `peaceland up`"
+            )
+        used.update({port: previous[port] for port in names})
+    return used
+
+
+def _state(
+    settings: Settings,
+    layout: Layout,
+    ports: Mapping[str, int],
+    pids: Mapping[str, int],
+    access: str,
+    secret: Secret,
+) -> ServicesState:
+    host = processes.LOOPBACK
+    tls = settings.nats_tls_cert is not None
+    if settings.nats_url:
+        nats_url = settings.nats_url
+        drone_nats_url = settings.drone_nats_url or settings.nats_url
+    else:
+        users = embedded.nats_users(layout)
+        nats_url = embedded.account_url(users.service, ports, tls=tls)
+        drone_nats_url = embedded.account_url(users.fleet, ports, tls=tls)
+    return ServicesState(
+        nats_url=nats_url,
+        drone_nats_url=drone_nats_url,
+        s3_endpoint=settings.s3_endpoint or embedded.s3_endpoint(ports),
+        s3_bucket=settings.s3_bucket,
+        s3_access_key=access,
+        s3_secret_key=secret.reveal(),
+        mqtt_url=None if settings.nats_url else embedded.mqtt_url(ports, tls=tls),
+        nats_monitor_url=None if settings.nats_url else f"http://{host}:{ports['nats_monitor']}",
+        pids=dict(pids),
+        ports=dict(ports),
+    )
+
+
+def _prepare(
+    settings: Settings,
+    layout: Layout,
+    state: ServicesState,
+    pids: Mapping[str, int],
+    deadline: float,
+) -> None:
+    """Wait until both answer; create the streams and the bucket."""
+
+    def ours(name: str) -> str | None:
+        return name if name in pids else None
+
+    prepare_nats(
+        state.nats_url,
+        deadline=deadline,
+        died=embedded.death_check(layout, NATS, pids[NATS]) if NATS in pids else None,
+        context=embedded.log_context(layout, ours(NATS)),
+    )
+    prepare_s3(
+        state.s3_endpoint,
+        state.s3_access_key or None,
+        Secret(state.s3_secret_key) if state.s3_secret_key else None,
+        settings.s3_bucket,
+        deadline=deadline,
+        died=embedded.death_check(layout, WEED, pids[WEED]) if WEED in pids else None,
+        context=embedded.log_context(layout, ours(WEED)),
+        write_check=WEED in pids,
+    )
+
+
+def down(settings: Settings, *, grace: float = DEFAULT_STOP_GRACE_S) -> None:
+    """Stop the servers ``up`` started (never external ones); no process is left behind."""
+    stop_services(settings, grace=grace)
+
+
+def stop_services(settings: Settings, *, grace: float = DEFAULT_STOP_GRACE_S) -> dict[str, int]:
+    """``down``, returning the pid stopped for each server."""
+    layout = Layout.of(settings)
+    if not layout.root.is_dir():
+        return {}
+    with processes.exclusive_lock(layout.root / ".lock", LOCK_TIMEOUT_S):
+        state = embedded.read_state(layout)
+        found = {name: embedded.find(layout, name, state) for name in SERVICES}
+        pids = {name: pid for name, pid in found.items() if pid is not None}
+        targets = set(pids.values())
+        for pid in pids.values():
+            targets.update(processes.session_members(pid))
+        survivors = processes.stop_processes(targets, grace=grace)
+        for pid in pids.values():
+            survivors.update(processes.session_members(pid))
+        if survivors:
+            raise ServiceError(f"processes {sorted(survivors)} survived SIGKILL")
+        services_path(layout.root).unlink(missing_ok=True)
+        embedded.remove_weed_sockets(embedded.read_ports(layout))
+    for name, pid in pids.items():
+        log.info("stopped %s pid %d", KINDS[name].binary, pid)
+    return pids
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class DroneCredentials:
+    """What ``peaceland drone enroll`` hands to one drone (shown once, never stored)."""
+
+    drone_id: str
+    user: str
+    password: str
+    nats_url: str
+    inbox_prefix: str
+    subject: str
+    mqtt_url: str | None
+
+
+def enroll_drone(settings: Settings, drone_id: str) -> DroneCredentials:
+    """Give ``drone_id`` its own NATS user (a new password if it was enrolled before) and
+    reload the running server's configuration; only the password's hash is kept."""
+    if not valid_drone_id(drone_id):
+        raise ConfigError(f"invalid drone id {drone_id!r}: 1-64 of A-Z a-z 0-9 _ -")
+    if settings.nats_url:
+        raise ConfigError(
+            "NATS is external (PEACELAND_NATS_URL): add the drone's user to that server's "
+            "configuration; docs/security.md lists the permissions a drone needs"
+        )
+    use_tls_ca(settings.nats_tls_ca)
+    layout = Layout.of(settings)
+    with processes.exclusive_lock(layout.root / ".lock", LOCK_TIMEOUT_S):
+        state = embedded.read_state(layout)
+        pid = embedded.find(layout, NATS, state)
+        if state is None or pid is None:
+            raise NotRunningError(f"NATS is not running in {layout.root}; run `peaceland up`")
+        users = embedded.nats_users(layout)
+        password = nats_auth.new_password()
+        drones = {**users.drones, drone_id: nats_auth.hash_password(password)}
+        users = dataclasses.replace(users, drones=drones)
+        embedded.write_nats_users(layout, users)
+        embedded.write_nats_config(layout, state.ports, users, embedded.ServerTls.of(settings))
+        processes.signal_all([pid], signal.SIGHUP)  # nats-server reloads its configuration
+    user = nats_auth.drone_user(drone_id)
+    address = embedded.nats_url(state.ports, tls=settings.nats_tls_cert is not None)
+    url = nats_auth.with_credentials(address, user, password)
+    wait_nats_login(url, deadline=time.monotonic() + RELOAD_TIMEOUT_S)
+    log.info("enrolled drone %s (NATS user %s)", drone_id, user)
+    return DroneCredentials(
+        drone_id=drone_id,
+        user=user,
+        password=password,
+        nats_url=url,
+        inbox_prefix=nats_auth.drone_inbox_prefix(drone_id),
+        subject=report_subject(drone_id),
+        mqtt_url=state.mqtt_url,
+    )
+
+
+def kill_service(settings: Settings, name: str, sig: signal.Signals = signal.SIGKILL) -> int:
+    """Send ``sig`` (default SIGKILL) to one embedded server and wait for it; returns its pid.
+
+    For fault tests: ``up`` afterwards restarts it on the same ports.
+    """
+    if name not in KINDS:
+        raise ServiceError(f"unknown service {name!r}; known: {', '.join(SERVICES)}")
+    layout = Layout.of(settings)
+    pid = embedded.find(layout, name, embedded.read_state(layout))
+    if pid is None:
+        raise NotRunningError(f"{name} is not running in {layout.root}")
+    processes.signal_all([pid], sig)
+    if processes.wait_gone([pid], DEFAULT_STOP_GRACE_S):
+        raise ServiceError(f"{name} (pid {pid}) did not exit after {sig.name}")
+    return pid
+
+
+def status(settings: Settings, *, timeout: float = 3.0) -> list[ServiceStatus]:
+    """Each server: address, pid, health (running / stopped / unhealthy) and stream counts."""
+    use_tls_ca(settings.nats_tls_ca)
+    layout = Layout.of(settings)
+    state = embedded.read_state(layout) if layout.root.is_dir() else None
+    ports = {**embedded.read_ports(layout), **(state.ports if state else {})}
+    return [
+        _nats_status(settings, layout, state, ports, timeout),
+        _s3_status(settings, layout, state, ports, timeout),
+    ]
+
+
+def _nats_status(
+    settings: Settings,
+    layout: Layout,
+    state: ServicesState | None,
+    ports: Mapping[str, int],
+    timeout: float,
+) -> ServiceStatus:
+    external = settings.nats_url is not None
+    pid = None if external else embedded.find(layout, NATS, state)
+    url = settings.nats_url or (
+        embedded.account_url(
+            embedded.nats_users(layout).service, ports, tls=settings.nats_tls_cert is not None
+        )
+        if "nats" in ports
+        else None
+    )
+    endpoints = {}
+    if not external and "mqtt" in ports:
+        endpoints = {
+            "mqtt": f"mqtt://{processes.LOOPBACK}:{ports['mqtt']}",
+            "monitor": f"http://{processes.LOOPBACK}:{ports['nats_monitor']}",
+        }
+    if url is None or (not external and pid is None):
+        return ServiceStatus(NATS, "stopped", url and redact(url), endpoints=endpoints)
+    probe = probe_nats(url, timeout)
+    return ServiceStatus(
+        NATS,
+        "running" if probe.error is None else "unhealthy",
+        redact(url),
+        pid=pid,
+        external=external,
+        detail=probe.error or "",
+        endpoints=endpoints,
+        streams=probe.streams,
+    )
+
+
+def _s3_status(
+    settings: Settings,
+    layout: Layout,
+    state: ServicesState | None,
+    ports: Mapping[str, int],
+    timeout: float,
+) -> ServiceStatus:
+    external = settings.s3_endpoint is not None
+    pid = None if external else embedded.find(layout, WEED, state)
+    endpoint = settings.s3_endpoint or (embedded.s3_endpoint(ports) if "s3" in ports else None)
+    bucket = settings.s3_bucket if external or state is None else state.s3_bucket
+    endpoints = {"bucket": bucket}
+    if endpoint is None or (not external and pid is None):
+        return ServiceStatus(WEED, "stopped", endpoint, endpoints=endpoints)
+    if external:
+        access, secret = settings.s3_access_key, settings.s3_secret_key
+    elif state is not None:
+        access, secret = state.s3_access_key, Secret(state.s3_secret_key)
+    else:
+        access, secret = embedded.saved_credentials(layout) or ("", Secret(""))
+    error = probe_s3(endpoint, access, secret, bucket, timeout)
+    return ServiceStatus(
+        WEED,
+        "running" if error is None else "unhealthy",
+        endpoint,
+        pid=pid,
+        external=external,
+        detail=error or "",
+        endpoints=endpoints,
+    )

@@ -1,0 +1,141 @@
+"""Readiness and health of NATS: reach it the way clients do, and prepare it.
+
+NATS is ready when a client connects and JetStream answers an account-info request.
+``prepare_nats`` retries until a deadline, then creates the contract's streams;
+``probe_nats`` tries once, for ``peaceland status``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import dataclasses
+import logging
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
+
+import nats
+import nats.errors
+from nats.aio.client import Client as NatsClient
+
+from peaceland.contract import ServiceError, describe
+from peaceland.stream import bus
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+#: Says why a server we started is gone (with its log), or None while it lives.
+DeathCheck = Callable[[], str | None]
+
+# OSError covers refused connections and TimeoutError (asyncio.TimeoutError since 3.11).
+_NATS_ERRORS = (nats.errors.Error, OSError)
+
+
+def run_async(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run a coroutine to completion from sync code, even when a loop already runs here."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(factory())
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(lambda: asyncio.run(factory())).result()
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class NatsProbe:
+    error: str | None
+    streams: dict[str, int | None] | None = None
+
+
+async def _connect(url: str, wait_s: float) -> NatsClient:
+    async def quiet(exc: Exception) -> None:
+        log.debug("nats probe: %s", exc)
+
+    return await asyncio.wait_for(
+        bus.connect_once(
+            url,
+            name="peaceland-probe",
+            connect_timeout=wait_s,
+            allow_reconnect=False,
+            # nats-py retries the initial connect until a server is tried more than this.
+            max_reconnect_attempts=1,
+            reconnect_time_wait=0.1,
+            error_cb=quiet,
+            tls=bus.client_tls(url),
+        ),
+        wait_s + 1.0,
+    )
+
+
+def prepare_nats(
+    url: str, *, deadline: float, died: DeathCheck | None, context: Callable[[], str]
+) -> None:
+    """Wait until JetStream answers at ``url``, then create or update the streams."""
+
+    async def attempt(wait_s: float) -> None:
+        nc = await _connect(url, wait_s)
+        try:
+            js = nc.jetstream(timeout=max(wait_s, 5.0))
+            await js.account_info()
+            await bus.ensure_streams(js)
+        finally:
+            await nc.close()
+
+    async def loop() -> None:
+        last: BaseException | None = None
+        while True:
+            if died is not None and (reason := died()):
+                raise ServiceError(reason)
+            try:
+                await attempt(max(0.5, min(2.0, deadline - time.monotonic())))
+                return
+            except _NATS_ERRORS as exc:
+                last = exc
+            if time.monotonic() >= deadline:
+                raise ServiceError(f"NATS at {url} not ready in time: {describe(last)}{context()}")
+            await asyncio.sleep(0.2)
+
+    run_async(loop)
+
+
+def wait_nats_login(url: str, *, deadline: float) -> None:
+    """Wait until ``url``'s credentials are accepted (a reloaded configuration applies
+    asynchronously after SIGHUP)."""
+
+    async def loop() -> None:
+        last: BaseException | None = None
+        while time.monotonic() < deadline:
+            try:
+                nc = await _connect(url, 1.0)
+            except (*_NATS_ERRORS, TimeoutError) as exc:
+                last = exc
+                await asyncio.sleep(0.05)
+                continue
+            await nc.close()
+            return
+        raise ServiceError(
+            f"NATS at {bus.redact(url)} did not accept the new user: {describe(last)}"
+        )
+
+    run_async(loop)
+
+
+def probe_nats(url: str, timeout: float) -> NatsProbe:
+    """One try: connect, ask JetStream, count the messages of each stream."""
+
+    async def go() -> NatsProbe:
+        try:
+            nc = await _connect(url, timeout)
+        except _NATS_ERRORS as exc:
+            return NatsProbe(describe(exc))
+        try:
+            js = nc.jetstream(timeout=timeout)
+            await js.account_info()
+            return NatsProbe(None, await bus.stream_message_counts(js))
+        except _NATS_ERRORS as exc:
+            return NatsProbe(describe(exc))
+        finally:
+            await nc.close()
+
+    return run_async(go)
