@@ -3,7 +3,7 @@
 The document (``openapi.json`` next to this module) describes every route of ``peaceland.web``:
 parameters, bodies, answers, and on each ``/api/v1/*`` operation the bearer-token security
 scheme with its 401/403 answers and, in ``x-peaceland-roles``, the roles allowed to call it.
-``tests/integration/test_openapi_contract.py`` checks the running gateway against it.
+``tests/web/test_openapi_contract.py`` checks the running gateway against it.
 """
 
 from __future__ import annotations

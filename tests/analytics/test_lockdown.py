@@ -10,9 +10,9 @@ from typing import Any, Final
 import duckdb
 import pyarrow as pa
 import pytest
-from analytics_fixtures import archive_fixture, known_fixture  # noqa: F401
 
 from analytics_data import HOURS, Known
+from analytics_fixtures import archive_fixture, known_fixture  # noqa: F401
 from peaceland.analytics import Archive, Confinement, TimeRange, connect
 
 pytestmark = pytest.mark.slow

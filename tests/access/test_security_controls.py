@@ -21,10 +21,10 @@ import nats
 import nats.errors
 import pytest
 from aiohttp import ClientSession
-from mqtt_helpers import mqtt_close, mqtt_connect
 from nats.aio.client import Client as NatsClient
 from nats.js.errors import APIError
 
+from mqtt_helpers import mqtt_close, mqtt_connect
 from peaceland.access import Role
 from peaceland.access.audit import recent
 from peaceland.access.roles import token_hash

@@ -15,10 +15,10 @@ from typing import Any, Final
 
 import pytest
 from aiohttp import web
-from analytics_fixtures import archive_fixture, known_fixture  # noqa: F401
 from http_controls_helpers import Client, served
 
 from analytics_data import HOURS, Known
+from analytics_fixtures import archive_fixture, known_fixture  # noqa: F401
 from peaceland.analytics import Archive, TimeRange
 from peaceland.config import Endpoints, Secret
 from peaceland.contract import QueryError, StoreError

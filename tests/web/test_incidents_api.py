@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+
 from alert_helpers import (
     Web,
     builder_for,
@@ -18,7 +19,6 @@ from alert_helpers import (
     unique_drone,
     web_app,
 )
-
 from peaceland.contract import ALERTS_STREAM
 
 pytestmark = pytest.mark.slow

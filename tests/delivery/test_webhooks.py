@@ -15,6 +15,8 @@ import nats
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from nats.js.errors import NotFoundError
+
 from alert_helpers import (
     SseReader,
     Web,
@@ -24,8 +26,6 @@ from alert_helpers import (
     unique_drone,
     web_app,
 )
-from nats.js.errors import NotFoundError
-
 from peaceland.config import Secret
 from peaceland.contract import (
     ALERTS_STREAM,

@@ -10,8 +10,8 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 import trustme
-from mqtt_helpers import mqtt_close, mqtt_connect
 
+from mqtt_helpers import mqtt_close, mqtt_connect
 from peaceland.config import Settings, load_settings, resolve_endpoints
 from peaceland.contract import REPORTS_STREAM, ServiceError
 from peaceland.servers import services

@@ -13,9 +13,9 @@ import uuid
 from typing import Any
 
 import pytest
-from alert_helpers import web_app
 from prometheus_client.parser import text_string_to_metric_families
 
+from alert_helpers import web_app
 from peaceland.servers import free_port
 
 pytestmark = pytest.mark.slow

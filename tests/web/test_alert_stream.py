@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+
 from alert_helpers import (
     SseReader,
     Web,
@@ -20,7 +21,6 @@ from alert_helpers import (
     unique_drone,
     web_app,
 )
-
 from peaceland.servers import services
 from peaceland.web.app import WebOptions
 
