@@ -84,12 +84,11 @@ def gateway(data_dir: Path | None, host: str | None, port: int | None) -> None:
       curl -X POST localhost:8080/api/v1/reports -d @report.json
       curl -N localhost:8080/api/v1/alerts/stream
     """
-    from peaceland.runtime import run_until_stopped, setup_logging
+    from peaceland.runtime import Component, run_component
     from peaceland.web import run_web
 
     settings = settings_from(data_dir=data_dir, http_host=host, http_port=port)
-    setup_logging(settings.log_level)
-    run_until_stopped(lambda stop: run_web(settings, stop))
+    run_component(Component("gateway", lambda stop: run_web(settings, stop)), settings)
 
 
 @cli.command("dashboard")
@@ -107,12 +106,11 @@ def dashboard_command(data_dir: Path | None, host: str | None, port: int | None)
     Example:
       peaceland dashboard --port 8081    # then open http://127.0.0.1:8081/
     """
-    from peaceland.runtime import run_until_stopped, setup_logging
+    from peaceland.runtime import Component, run_component
     from peaceland.web import run_web
 
     settings = settings_from(data_dir=data_dir, http_host=host, http_port=port)
-    setup_logging(settings.log_level)
-    run_until_stopped(lambda stop: run_web(settings, stop))
+    run_component(Component("dashboard", lambda stop: run_web(settings, stop)), settings)
 
 
 @cli.command("alerter")
@@ -157,21 +155,14 @@ def alerter_command(
       peaceland alerter & peaceland alerter          two processes, no duplicate alert
       PEACELAND_ALERT_THRESHOLD=15 peaceland alerter --data-dir /var/lib/peaceland
     """
-    import asyncio
-
     from peaceland.alerting import AlerterOptions, run_alerter
-    from peaceland.runtime import run_until_stopped, setup_logging
+    from peaceland.runtime import Component, run_component
 
     settings = settings_from(data_dir=data_dir)
-    setup_logging(settings.log_level)
     options = AlerterOptions(
         durable=durable, filter_subject=filter_subject, batch=batch, fast_path=fast_path
     )
-
-    async def main(stop: asyncio.Event) -> None:
-        await run_alerter(settings, stop, options)
-
-    run_until_stopped(main)
+    run_component(Component("alerter", lambda stop: run_alerter(settings, stop, options)), settings)
 
 
 @cli.command()
@@ -422,7 +413,7 @@ def run_command(data_dir: Path | None) -> None:
     from peaceland.runtime import run_foreground, setup_logging
 
     settings = settings_from(data_dir=data_dir)
-    setup_logging("WARNING")
+    setup_logging("WARNING", settings.log_format)
     run_foreground(settings)
 
 
@@ -438,7 +429,7 @@ def demo_command(data_dir: Path | None) -> None:
     from peaceland.runtime import run_foreground, setup_logging
 
     settings = settings_from(data_dir=data_dir)
-    setup_logging("WARNING")
+    setup_logging("WARNING", settings.log_format)
     run_foreground(settings, demo=True)
 
 
@@ -518,10 +509,8 @@ def archiver_command(
       peaceland archiver
       peaceland archiver --kind reports --max-age 5
     """
-    import asyncio
-
     from peaceland.archive import ArchiverOptions, FlushPolicy, PipelineOptions, run_archiver
-    from peaceland.runtime import run_until_stopped, setup_logging
+    from peaceland.runtime import Component, run_component
 
     settings = settings_from(
         data_dir=data_dir,
@@ -529,7 +518,6 @@ def archiver_command(
         archive_max_bytes=max_bytes,
         archive_max_age_s=max_age,
     )
-    setup_logging(settings.log_level)
     policy = FlushPolicy(
         settings.archive_max_rows, settings.archive_max_bytes, settings.archive_max_age_s
     )
@@ -540,10 +528,9 @@ def archiver_command(
         pipeline=PipelineOptions(policy=policy, key_prefix=key_prefix, ack_wait_s=ack_wait),
     )
 
-    async def main(stop: asyncio.Event) -> None:
-        await run_archiver(settings, stop, options)
-
-    run_until_stopped(main)
+    run_component(
+        Component("archiver", lambda stop: run_archiver(settings, stop, options)), settings
+    )
 
 
 @cli.group("archive")
@@ -700,7 +687,7 @@ def archive_compact_command(
         compact_grace_s=grace,
         compact_delete_after_s=delete_after,
     )
-    setup_logging("WARNING")
+    setup_logging("WARNING", settings.log_format)
     options = CompactOptions(
         policy=CompactionPolicy(
             settings.compact_target_bytes,
@@ -955,19 +942,14 @@ def webhooks_command(data_dir: Path | None, timeout: float, max_backoff: float) 
       PEACELAND_WEBHOOK_URLS=https://ops.example/hook PEACELAND_WEBHOOK_SECRET=s3cret \\
         peaceland webhooks
     """
-    import asyncio
-
     from peaceland.delivery import WebhookOptions, run_webhooks
-    from peaceland.runtime import run_until_stopped, setup_logging
+    from peaceland.runtime import Component, run_component
 
     settings = settings_from(data_dir=data_dir)
-    setup_logging(settings.log_level)
     options = WebhookOptions(timeout_s=timeout, backoff_max_s=max_backoff)
-
-    async def main(stop: asyncio.Event) -> None:
-        await run_webhooks(settings, stop, options)
-
-    run_until_stopped(main)
+    run_component(
+        Component("webhooks", lambda stop: run_webhooks(settings, stop, options)), settings
+    )
 
 
 # -- analytics: built-in statistics and SQL over the archive --------------------------------------

@@ -83,6 +83,8 @@ class Settings:
     http_port: int = DEFAULT_HTTP_PORT
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     log_level: str = "INFO"
+    #: ``text``, or ``json`` for one JSON object per line (log shippers).
+    log_format: str = "text"
     #: Where the alerter, archiver and webhooks serve /metrics; None: not served.
     metrics_port: int | None = None
     archive_max_rows: int = DEFAULT_ARCHIVE_MAX_ROWS
@@ -124,6 +126,7 @@ _ENV_FIELDS: dict[str, str] = {
     "PEACELAND_HTTP_PORT": "http_port",
     "PEACELAND_MAX_BODY_BYTES": "max_body_bytes",
     "PEACELAND_LOG_LEVEL": "log_level",
+    "PEACELAND_LOG_FORMAT": "log_format",
     "PEACELAND_METRICS_PORT": "metrics_port",
     "PEACELAND_ARCHIVE_MAX_ROWS": "archive_max_rows",
     "PEACELAND_ARCHIVE_MAX_BYTES": "archive_max_bytes",

@@ -167,3 +167,12 @@ def serve_metrics(reg: CollectorRegistry, port: int, host: str = "127.0.0.1") ->
 
     start_http_server(port, addr=host, registry=reg)
     log.info("metrics on http://%s:%d/metrics", host, port)
+
+
+def expose_metrics(port: int | None, *collectors: Collector) -> CollectorRegistry | None:
+    """Serve ``collectors`` on ``port`` (the setting ``metrics_port``) when one is configured."""
+    if port is None:
+        return None
+    reg = registry(*collectors)
+    serve_metrics(reg, port)
+    return reg

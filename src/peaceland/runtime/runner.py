@@ -1,12 +1,8 @@
-"""Running long-lived components: logging setup and a clean stop on SIGINT / SIGTERM."""
+"""Logging set-up of every command: text for people, JSON lines for log shippers."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import os
-import signal
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 import msgspec
@@ -27,25 +23,12 @@ class JsonFormatter(logging.Formatter):
         return msgspec.json.encode(entry).decode()
 
 
-def setup_logging(level: str, log_format: str | None = None) -> None:
-    """Text logs by default; ``json`` (or ``PEACELAND_LOG_FORMAT=json``) for log shippers."""
-    chosen = (log_format or os.environ.get("PEACELAND_LOG_FORMAT") or "text").lower()
+def setup_logging(level: str, log_format: str = "text") -> None:
+    """Text logs by default; ``json`` (setting ``log_format``, ``PEACELAND_LOG_FORMAT``) for
+    log shippers. The caller passes the settings' values: nothing is read from the environment."""
     handler = logging.StreamHandler()
-    if chosen == "json":
+    if log_format.lower() == "json":
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
     logging.basicConfig(level=level.upper(), handlers=[handler])
-
-
-def run_until_stopped(main: Callable[[asyncio.Event], Awaitable[None]]) -> None:
-    """Run ``main(stop)``; SIGINT or SIGTERM sets ``stop`` so it can finish its work in hand."""
-
-    async def runner() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        await main(stop)
-
-    asyncio.run(runner())
