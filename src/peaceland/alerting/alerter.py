@@ -39,7 +39,7 @@ from nats.errors import MaxPayloadError
 from nats.js import api as js_api
 
 from peaceland.alerting.rules import Rule, apply_rules, default_rules
-from peaceland.config import Settings, resolve_endpoints
+from peaceland.config import Settings
 from peaceland.contract import (
     REPORTS_PREFIX,
     REPORTS_STREAM,
@@ -50,13 +50,16 @@ from peaceland.contract import (
     encode_alert,
     format_raised_at,
 )
-from peaceland.runtime import ALERT_LATENCY, counters_collector, registry, serve_metrics
+from peaceland.runtime import (
+    ALERT_LATENCY,
+    component_connection,
+    counters_collector,
+    expose_metrics,
+)
 from peaceland.stream import (
     ConsumerSpec,
     ContinuousConsumer,
     OutMessage,
-    connect,
-    create_missing_streams,
     deadletter_message,
 )
 
@@ -383,14 +386,11 @@ async def run_alerter(
     settings: Settings, stop: asyncio.Event, options: AlerterOptions | None = None
 ) -> AlerterCounters:
     """``peaceland alerter``: consume until ``stop`` is set; returns the final counters."""
-    nats_url = settings.nats_url or resolve_endpoints(settings).nats_url
-    nc = await connect(nats_url, "peaceland-alerter")
-    try:
-        await create_missing_streams(nc.jetstream())
+    async with component_connection(settings, "alerter") as nc:
         alerter = Alerter(nc, default_rules(settings.alert_threshold), options)
-        if settings.metrics_port is not None:
-            collector = counters_collector("alerter", alerter.counters, gauges=("lag",))
-            serve_metrics(registry(collector), settings.metrics_port)
+        expose_metrics(
+            settings.metrics_port, counters_collector("alerter", alerter.counters, gauges=("lag",))
+        )
         spec = alerter.options.consumer_spec()
         log.info(
             "alerter %s on %s (threshold %d) started",
@@ -409,5 +409,3 @@ async def run_alerter(
             c.dead_letters,
         )
         return c
-    finally:
-        await nc.drain()

@@ -24,14 +24,12 @@ from peaceland.archive.layout import KINDS, Kind
 from peaceland.archive.pipeline import STREAMS, Pipeline, PipelineOptions, PipelineStats
 from peaceland.config import Settings, resolve_endpoints
 from peaceland.contract import ConfigError
-from peaceland.runtime import counters_collector, registry, serve_metrics
+from peaceland.runtime import component_client, counters_collector, expose_metrics
 from peaceland.storage import S3Store
 from peaceland.stream import (
     ConsumerSpec,
     OutMessage,
     PullSource,
-    connect,
-    create_missing_streams,
     publish_all,
 )
 
@@ -101,12 +99,11 @@ async def run_archiver(
     """``peaceland archiver``: archive until ``stop`` is set; returns the final counters."""
     options = options or ArchiverOptions()
     endpoints = resolve_endpoints(settings)
-    nc = await connect(endpoints.nats_url, "peaceland-archiver")
+    nc = await component_client(settings, "archiver")
     store = S3Store.connect(endpoints)
     sources: list[PullSource] = []
     try:
         js = nc.jetstream()
-        await create_missing_streams(js)
         deadletters = JetStreamDeadLetters(js)
         pipelines = []
         for kind in options.kinds:
@@ -120,12 +117,10 @@ async def run_archiver(
             pipelines.append(
                 Pipeline(FORMATS[kind], sources[-1], store, deadletters, options.pipeline)
             )
-        if settings.metrics_port is not None:
-            collectors = [
-                counters_collector("archiver", p.stats, labels={"kind": p.fmt.kind})
-                for p in pipelines
-            ]
-            serve_metrics(registry(*collectors), settings.metrics_port)
+        collectors = [
+            counters_collector("archiver", p.stats, labels={"kind": p.fmt.kind}) for p in pipelines
+        ]
+        expose_metrics(settings.metrics_port, *collectors)
         prefix = options.pipeline.key_prefix
         log.info(
             "archiver %s: %s into %s%s",

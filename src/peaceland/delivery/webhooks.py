@@ -21,7 +21,6 @@ alerter. Per alert:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import logging
 import random
@@ -35,7 +34,7 @@ from nats.aio.msg import Msg
 from nats.js import api as js_api
 
 from peaceland import __version__
-from peaceland.config import Settings, resolve_endpoints
+from peaceland.config import Settings
 from peaceland.contract import (
     ALERTS_STREAM,
     MSG_ID_HEADER,
@@ -54,19 +53,24 @@ from peaceland.delivery.webhook_policy import (
     sign,
     verdict,
 )
-from peaceland.runtime import counters_collector, registry, serve_metrics
+from peaceland.runtime import (
+    Backoff,
+    component_connection,
+    counters_collector,
+    expose_metrics,
+    keep_running,
+)
 from peaceland.stream import (
     ConsumerSpec,
     ContinuousConsumer,
-    connect,
-    create_missing_streams,
     deadletter_message,
 )
 
 log = logging.getLogger(__name__)
 
 SOURCE: Final = "webhook"
-RESTART_DELAY_S: Final = 2.0
+#: Restarts of an endpoint whose loop failed (its deliveries have their own backoff).
+RESTART: Final = Backoff()
 ANSWER_CHARS: Final = 300
 
 
@@ -255,20 +259,12 @@ class Endpoint:
         await msg.ack()
 
 
-async def _keep_running(endpoint: Endpoint, stop: asyncio.Event) -> None:
-    while not stop.is_set():
-        try:
-            await endpoint.run(stop)
-        except Exception:
-            log.exception("webhook %s stopped; restarting in %g s", endpoint.name, RESTART_DELAY_S)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), RESTART_DELAY_S)
-
-
 async def run_webhooks(
     settings: Settings, stop: asyncio.Event, options: WebhookOptions | None = None
 ) -> list[Endpoint]:
-    """``peaceland webhooks``: deliver to every ``PEACELAND_WEBHOOK_URLS`` until ``stop``."""
+    """``peaceland webhooks``: deliver to every ``PEACELAND_WEBHOOK_URLS`` until ``stop``.
+
+    Each endpoint restarts on its own after a failure, so one never stops the others."""
     if not settings.webhook_urls:
         raise ConfigError("no webhook URL configured: set PEACELAND_WEBHOOK_URLS (comma-separated)")
     secret = settings.webhook_secret.reveal() if settings.webhook_secret else None
@@ -276,20 +272,16 @@ async def run_webhooks(
         secret = None
         log.warning("PEACELAND_WEBHOOK_SECRET is not set: deliveries are not signed")
     options = options or WebhookOptions()
-    nc = await connect(resolve_endpoints(settings).nats_url, "peaceland-webhooks")
-    try:
-        await create_missing_streams(nc.jetstream())
-        async with aiohttp.ClientSession() as http:
-            endpoints = [Endpoint(nc, http, url, secret, options) for url in settings.webhook_urls]
-            for endpoint in endpoints:
-                log.info("webhook %s: durable %s", endpoint.name, endpoint.consumer_spec().durable)
-            if settings.metrics_port is not None:
-                collectors = [
-                    counters_collector("webhook", e.counters, labels={"endpoint": e.name})
-                    for e in endpoints
-                ]
-                serve_metrics(registry(*collectors), settings.metrics_port)
-            await asyncio.gather(*(_keep_running(e, stop) for e in endpoints))
-        return endpoints
-    finally:
-        await nc.drain()
+    async with component_connection(settings, "webhooks") as nc, aiohttp.ClientSession() as http:
+        endpoints = [Endpoint(nc, http, url, secret, options) for url in settings.webhook_urls]
+        for endpoint in endpoints:
+            log.info("webhook %s: durable %s", endpoint.name, endpoint.consumer_spec().durable)
+        counters = [
+            counters_collector("webhook", e.counters, labels={"endpoint": e.name})
+            for e in endpoints
+        ]
+        expose_metrics(settings.metrics_port, *counters)
+        await asyncio.gather(
+            *(keep_running(f"webhook {e.name}", e.run, stop, RESTART) for e in endpoints)
+        )
+    return endpoints

@@ -24,7 +24,6 @@ serve every officer, and state lives in JetStream, not in the process.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -38,8 +37,14 @@ from peaceland.access import TokenStore
 from peaceland.analytics import Archive
 from peaceland.config import DEFAULT_ALERT_THRESHOLD, Settings, resolve_endpoints
 from peaceland.delivery import BuilderOptions, IncidentBuilder, IncidentStore
-from peaceland.runtime import CountersCollector, counters_collector
-from peaceland.stream import connect, create_missing_streams
+from peaceland.runtime import (
+    Backoff,
+    CountersCollector,
+    component_connection,
+    counters_collector,
+    keep_running,
+)
+from peaceland.stream import create_missing_streams
 from peaceland.web.alerts_api import add_alert_routes
 from peaceland.web.auth import add_auth
 from peaceland.web.dashboard import add_dashboard_routes
@@ -55,7 +60,8 @@ from peaceland.web.stats_api import add_stats_routes
 
 log = logging.getLogger(__name__)
 
-RESTART_DELAY_S: Final = 2.0
+#: Restarts of background work that failed (the incident builder).
+RESTART: Final = Backoff()
 #: Where browsers accept a Secure cookie over plain HTTP.
 LOCAL_HOSTS: Final = frozenset({"127.0.0.1", "localhost", "::1"})
 STOP_TIMEOUT_S: Final = 10.0
@@ -121,18 +127,9 @@ def _in_background(
 ) -> Callable[[web.Application], AsyncIterator[None]]:
     """A cleanup context running ``run(stop)`` while the app runs, restarted if it fails."""
 
-    async def keep_running(stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                await run(stop)
-            except Exception:
-                log.exception("%s failed; restarting in %g s", name, RESTART_DELAY_S)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), RESTART_DELAY_S)
-
     async def context(app: web.Application) -> AsyncIterator[None]:
         stop = asyncio.Event()
-        task = asyncio.create_task(keep_running(stop), name=name)
+        task = asyncio.create_task(keep_running(name, run, stop, RESTART), name=name)
         yield
         stop.set()
         try:
@@ -148,8 +145,7 @@ async def run_web(
 ) -> None:
     """``peaceland gateway``: serve the full application until ``stop`` is set."""
     endpoints = resolve_endpoints(settings)
-    nc = await connect(endpoints.nats_url, "peaceland-gateway")
-    try:
+    async with component_connection(settings, "gateway", streams=False) as nc:
         options = options or WebOptions()
         if options.archive is None:
             options = dataclasses.replace(
@@ -170,5 +166,3 @@ async def run_web(
             )
         app = await create_app(nc, settings.max_body_bytes, options)
         await serve(app, settings.http_host, settings.http_port, stop, ssl_context)
-    finally:
-        await nc.drain()
