@@ -33,13 +33,15 @@ from peaceland.access import Role, TokenStore
 from peaceland.access import audit as audit_log
 from peaceland.config import Settings, resolve_endpoints
 from peaceland.contract import ALERTS_STREAM, REPORTS_STREAM
+from peaceland.runtime.component import Backoff, Component
 from peaceland.servers import free_port, services
 from peaceland.stream import ConsumerSpec, bus, consumer_lag
 
 log = logging.getLogger(__name__)
 
 STOP_GRACE_S = 20.0
-RESTART_DELAY_S = 2.0
+#: A component that died is started again after 2 s, 4 s, 8 s … at most 60 s.
+RESTART = Backoff()
 DEMO_FLEET = ("--drones", "600", "--speed", "20", "--bad-rate", "0.02")
 
 #: Long-running components started by ``run``, as ``peaceland`` sub-commands.
@@ -60,6 +62,10 @@ class Child:
     proc: asyncio.subprocess.Process | None = None
     restarts: int = 0
     metrics_port: int | None = None
+    started_at: float = 0.0
+    failures: int = 0
+    #: When a dead child is due to start again (``None``: not dead, or not seen yet).
+    restart_at: float | None = None
 
     @property
     def name(self) -> str:
@@ -68,6 +74,7 @@ class Child:
     async def start(self, env: dict[str, str]) -> None:
         if self.metrics_port is not None:
             env = {**env, "PEACELAND_METRICS_PORT": str(self.metrics_port)}
+        self.started_at, self.restart_at = time.monotonic(), None
         with self.log_path.open("ab") as out:
             self.proc = await asyncio.create_subprocess_exec(
                 sys.executable,
@@ -209,7 +216,7 @@ class Supervisor:
         try:
             with Live(console=console, refresh_per_second=1, transient=False) as live:
                 while not stop.is_set():
-                    await self._restart_dead()
+                    await self._restart_dead(time.monotonic())
                     live.update(await summary.table(nc.jetstream()))
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(stop.wait(), 1.0)
@@ -218,19 +225,27 @@ class Supervisor:
             await asyncio.gather(*(c.stop(STOP_GRACE_S) for c in self.children))
             await nc.close()
 
-    async def _restart_dead(self) -> None:
+    async def _restart_dead(self, now: float) -> None:
+        """Start again each child that died once its backoff has passed (never waiting here:
+        the summary and the other children go on meanwhile)."""
         for child in self.children:
             proc = child.proc
             # Exit status 0 is a component that finished its work (a simulation with --count).
-            if proc is not None and proc.returncode not in (None, 0):
+            if proc is None or proc.returncode in (None, 0):
+                continue
+            if child.restart_at is None:
+                child.failures = RESTART.failures(child.failures, now - child.started_at)
+                delay = RESTART.delay(child.failures)
+                child.restart_at = now + delay
                 log.warning(
-                    "%s exited with %s: restarting (log: %s)",
+                    "%s exited with %s: restarting in %g s (log: %s)",
                     child.name,
                     proc.returncode,
+                    delay,
                     child.log_path,
                 )
+            elif now >= child.restart_at:
                 child.restarts += 1
-                await asyncio.sleep(RESTART_DELAY_S)
                 await child.start(self.env)
 
 
@@ -281,15 +296,12 @@ def run_foreground(settings: Settings, *, demo: bool = False) -> None:
         if child.metrics_port is not None:
             console.print(f"{child.name} metrics: http://127.0.0.1:{child.metrics_port}/metrics")
 
-    async def main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        await supervisor.run(stop, console)
-
+    # Time for every child to stop (each is killed after STOP_GRACE_S), then the servers.
+    component = Component(
+        "run", lambda stop: supervisor.run(stop, console), stop_grace_s=STOP_GRACE_S + 10
+    )
     try:
-        asyncio.run(main())
+        asyncio.run(component.serve())
     finally:
         if report.started:
             console.print(f"stopping servers: {', '.join(report.started)}")
