@@ -97,6 +97,16 @@ async def test_stop_during_the_backoff_ends_the_loop_without_a_restart() -> None
     assert runs == 1
 
 
+async def _serve(component: Component, *cues: tuple[asyncio.Event, signal.Signals]) -> None:
+    """Serve ``component`` in this process, sending each signal once its event is set."""
+    async with asyncio.timeout(DEADLINE_S):
+        serving = asyncio.create_task(component.serve())
+        for event, sig in cues:
+            await event.wait()
+            os.kill(os.getpid(), sig)
+        await serving
+
+
 async def test_a_signal_stops_the_body_which_finishes_its_work() -> None:
     started, finished = asyncio.Event(), asyncio.Event()
 
@@ -106,11 +116,7 @@ async def test_a_signal_stops_the_body_which_finishes_its_work() -> None:
         await asyncio.sleep(0)  # the work in hand
         finished.set()
 
-    async with asyncio.timeout(DEADLINE_S):
-        serving = asyncio.create_task(Component("t", main).serve())
-        await started.wait()
-        os.kill(os.getpid(), signal.SIGTERM)
-        await serving
+    await _serve(Component("t", main), (started, signal.SIGTERM))
     assert finished.is_set()
 
 
@@ -124,11 +130,7 @@ async def test_a_body_slower_than_its_grace_is_cancelled_and_cleans_up() -> None
         finally:
             cleaned.set()
 
-    async with asyncio.timeout(DEADLINE_S):
-        serving = asyncio.create_task(Component("t", main, stop_grace_s=0.05).serve())
-        await started.wait()
-        os.kill(os.getpid(), signal.SIGINT)
-        await serving
+    await _serve(Component("t", main, stop_grace_s=0.05), (started, signal.SIGINT))
     assert cleaned.is_set()
 
 
@@ -144,13 +146,8 @@ async def test_a_second_signal_cancels_at_once() -> None:
         finally:
             cleaned.set()
 
-    async with asyncio.timeout(DEADLINE_S):
-        serving = asyncio.create_task(Component("t", main, stop_grace_s=3600).serve())
-        await started.wait()
-        os.kill(os.getpid(), signal.SIGTERM)
-        await stopping.wait()
-        os.kill(os.getpid(), signal.SIGTERM)
-        await serving
+    component = Component("t", main, stop_grace_s=3600)
+    await _serve(component, (started, signal.SIGTERM), (stopping, signal.SIGTERM))
     assert cleaned.is_set()
 
 
