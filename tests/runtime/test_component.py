@@ -6,9 +6,11 @@ import asyncio
 import logging
 import os
 import signal
+from pathlib import Path
 
 import pytest
 
+from peaceland.config import load_settings
 from peaceland.runtime import Backoff, Component, keep_running, setup_logging
 from peaceland.runtime.runner import JsonFormatter
 
@@ -190,3 +192,9 @@ def test_json_logs_when_the_setting_says_so(monkeypatch: pytest.MonkeyPatch) -> 
     finally:
         root.handlers[:] = handlers
         root.setLevel(level)
+
+
+def test_the_log_format_is_a_setting(tmp_path: Path) -> None:
+    env = {"PEACELAND_DATA_DIR": str(tmp_path), "PEACELAND_LOG_FORMAT": "json"}
+    assert load_settings(env, cwd=tmp_path).log_format == "json"
+    assert load_settings({"PEACELAND_DATA_DIR": str(tmp_path)}, cwd=tmp_path).log_format == "text"
