@@ -22,16 +22,10 @@ from peaceland.analytics import (
     open_duckdb,
     write_result,
 )
-from peaceland.analytics.catalog import (
-    ALERT_COLUMNS,
-    REPORT_COLUMNS,
-    confine,
-    duckdb_type,
-    httpfs_path,
-    secret_sql,
-)
+from peaceland.analytics.catalog import confine, httpfs_path, secret_sql
 from peaceland.analytics.output import cell_text, to_csv
 from peaceland.analytics.stats import stat_params
+from peaceland.analytics.views import ALERT_COLUMNS, REPORT_COLUMNS, duckdb_type
 from peaceland.archive import ALERTS_KIND, REPORTS_KIND
 from peaceland.config import Endpoints, Secret
 from peaceland.contract import ConfigError, UnknownStat
