@@ -94,6 +94,13 @@ class ArchiveKind:
         return encode_parquet(table, self.delta_columns)
 
 
+def _columns_but(schema: pa.Schema, *archive_only: str) -> tuple[str, ...]:
+    """A view's columns: the schema's, less those only the archive needs."""
+    return tuple(name for name in schema.names if name not in archive_only)
+
+
+#: The ``reports`` view shows when a report was received (``received_at``), not where in the
+#: stream; the ``alerts`` view shows an alert exactly as the contract's Alert object.
 REPORTS_KIND: Final = ArchiveKind(
     name="reports",
     stream=REPORTS_STREAM,
@@ -102,17 +109,7 @@ REPORTS_KIND: Final = ArchiveKind(
     time_column="ts",
     sort_keys=("ts", "stream_seq"),
     dedup_keys=("report_id",),  # the contract's dedup key
-    view_columns=(
-        "report_id",
-        "drone_id",
-        "ts",
-        "lat",
-        "lon",
-        "citizens",
-        "words",
-        "extra",
-        "received_at",
-    ),
+    view_columns=_columns_but(REPORT_ROWS.schema, "stream_seq"),
 )
 ALERTS_KIND: Final = ArchiveKind(
     name="alerts",
@@ -122,19 +119,7 @@ ALERTS_KIND: Final = ArchiveKind(
     time_column="ts",
     sort_keys=("ts", "stream_seq"),
     dedup_keys=("alert_id",),
-    view_columns=(
-        "alert_id",
-        "report_id",
-        "drone_id",
-        "ts",
-        "lat",
-        "lon",
-        "citizen",
-        "peacescore",
-        "severity",
-        "words",
-        "raised_at",
-    ),
+    view_columns=_columns_but(ALERT_ROWS.schema, "received_at", "stream_seq"),
 )
 #: Dead letters have no valid event time: partitioned by day of the JetStream time, one
 #: row per stream message, and no view.
