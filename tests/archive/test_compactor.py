@@ -16,10 +16,10 @@ import pytest
 from rich.console import Console
 
 from peaceland.archive import CompactionPolicy, CompactOptions, KindResult, compact
-from peaceland.archive import merge as archive_merge
 from peaceland.archive.batching import plan_objects
-from peaceland.archive.compaction import decode_manifest, manifest_prefix, readable
-from peaceland.archive.compactor import load_manifests
+from peaceland.archive.compaction import merge as archive_merge
+from peaceland.archive.compaction.compactor import load_manifests
+from peaceland.archive.compaction.plan import decode_manifest, manifest_prefix, readable
 from peaceland.archive.kinds import ARCHIVE_KINDS, Kind
 from peaceland.archive.layout import parse_object_key
 from peaceland.archive.parquet import decode_parquet, encode_parquet

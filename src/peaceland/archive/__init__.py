@@ -9,8 +9,13 @@ from __future__ import annotations
 
 from peaceland.archive.archiver import ArchiverOptions, run_archiver
 from peaceland.archive.batching import FlushPolicy
-from peaceland.archive.compaction import CompactionPolicy, Plan
-from peaceland.archive.compactor import CompactOptions, KindResult, compact
+from peaceland.archive.compaction import (
+    CompactionPolicy,
+    CompactOptions,
+    KindResult,
+    Plan,
+    compact,
+)
 from peaceland.archive.kinds import (
     ALERTS_KIND,
     ARCHIVE_KINDS,

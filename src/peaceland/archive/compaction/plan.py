@@ -11,7 +11,7 @@ The archiver writes many small objects (one per flush and hour); compaction merg
 into objects of about ``target_bytes``, dropping duplicate rows (the same
 ``ArchiveKind.dedup_keys``: reports the same ``report_id``, alerts the same ``alert_id``, dead
 letters the same stream message), keeping the first received copy as the views do.
-``compaction.compactor`` carries a plan out against the bucket.
+``compactor`` carries a plan out against the bucket.
 
 The protocol. Readers list a partition and then read what they listed, at some later instant;
 S3 offers no snapshot, and deleting an object always races with a reader that just listed it.

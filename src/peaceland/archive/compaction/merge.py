@@ -2,7 +2,7 @@
 
     merge_files(kind, inputs, output) -> Merged
 
-Two passes over the inputs, which are local files (``compaction.compactor`` downloads
+Two passes over the inputs, which are local files (``compactor`` downloads
 them):
 
 1. **Which rows to keep**: only the identifying columns (``ArchiveKind.dedup_keys``) and

@@ -3,15 +3,15 @@
     compact(store, kinds, options, now) -> list[KindResult]
     readable_keys(store, kind)                       what a reader should read, now
 
-For each kind: read the manifests and list the objects (``compaction.data_prefix``),
-plan (``compaction.plan_compaction``, pure), then
+For each kind: read the manifests and list the objects (``plan.data_prefix``),
+plan (``plan.plan_compaction``, pure), then
 
 1. **retire**: delete the inputs of the manifests that are due, then the manifests;
 2. **merge** each group: download its inputs to a temporary directory, merge them
    (``merge.merge_files``), upload the output, then write its manifest.
 
 The order of these steps, and why readers never miss a report nor see one twice, is explained
-in ``archive.compaction``. Groups run one at a time: local disk holds one group's
+in ``compaction.plan``. Groups run one at a time: local disk holds one group's
 inputs and its output (about twice ``target_bytes``), memory what ``merge`` says.
 Errors of the store are raised (``StoreError``); what was done before stays correct, and the
 next run takes up the rest.
@@ -31,7 +31,8 @@ from typing import Protocol
 import msgspec
 import pyarrow as pa
 
-from peaceland.archive.compaction import (
+from peaceland.archive.compaction.merge import merge_files
+from peaceland.archive.compaction.plan import (
     CompactionPolicy,
     Group,
     Manifest,
@@ -45,7 +46,6 @@ from peaceland.archive.compaction import (
     readable,
 )
 from peaceland.archive.kinds import ARCHIVE_KINDS, KINDS, Kind
-from peaceland.archive.merge import merge_files
 from peaceland.contract import StoreError
 from peaceland.storage import ManagedStore
 
@@ -143,7 +143,7 @@ async def readable_keys(
     store: ManagedStore, kind: Kind, key_prefix: str = "", day: date | None = None
 ) -> list[str]:
     """The objects of ``kind`` a reader should read now (manifests first, then the listing:
-    see ``archive_compaction``); read them within ``delete_after_s``."""
+    see ``compaction.plan``); read them within ``delete_after_s``."""
     manifests = await load_manifests(store, kind, key_prefix, day)
     listing = await store.list(data_prefix(kind, key_prefix, day))
     return readable([o.key for o in listing], manifests.values())
