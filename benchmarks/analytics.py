@@ -37,14 +37,9 @@ import duckdb
 from benchmarks.analytics_data import START, Fleet, encode_hour, hours
 from benchmarks.common import machine, median, private_stack, write_results
 from peaceland.analytics import STATS, TimeRange, archive_from, connect, run_stat
-from peaceland.analytics.catalog import (
-    ALERT_COLUMNS,
-    REPORT_COLUMNS,
-    SIGHTINGS_SQL,
-    httpfs_path,
-    secret_sql,
-)
+from peaceland.analytics.catalog import httpfs_path, secret_sql
 from peaceland.analytics.stats import stat_params
+from peaceland.analytics.views import ALERT_COLUMNS, REPORT_COLUMNS, SIGHTINGS_SQL
 from peaceland.config import Endpoints
 from peaceland.storage import S3Store
 

@@ -22,7 +22,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from peaceland.archive.batching import plan_objects
-from peaceland.archive.format import ALERTS_FORMAT, CITIZEN, REPORTS_FORMAT, UTC_MICROS
+from peaceland.archive.kinds import ALERTS_KIND, REPORTS_KIND
+from peaceland.archive.rows import CITIZEN, UTC_MICROS
 
 START: Final = datetime(2026, 11, 23, tzinfo=UTC)  # a Monday
 CITIZEN_POOL: Final = 200_000
@@ -124,7 +125,7 @@ def build_hour(
             pa.array(received_us, pa.int64()).cast(UTC_MICROS),
             pa.array(first_seq + index, pa.int64()),
         ],
-        schema=REPORTS_FORMAT.schema,
+        schema=REPORTS_KIND.schema,
     )
     alerts = _alerts(reports, of_report, citizen_offsets, bad, scores, names, received_us)
     return reports, alerts
@@ -160,7 +161,7 @@ def _alerts(
             pa.array(raised_us + 1_000, pa.int64()).cast(UTC_MICROS),
             pa.array(10**12 + 4 * int(reports["stream_seq"][0].as_py()) + which, pa.int64()),
         ],
-        schema=ALERTS_FORMAT.schema,
+        schema=ALERTS_KIND.schema,
     )
 
 
@@ -176,7 +177,7 @@ def encode_hour(fleet: Fleet, hour: datetime, rows: int, first_seq: int) -> Hour
     reports, alerts = build_hour(fleet, hour, rows, first_seq)
     objects = [
         (planned.key, fmt.to_parquet(planned.table))
-        for fmt, table in ((REPORTS_FORMAT, reports), (ALERTS_FORMAT, alerts))
+        for fmt, table in ((REPORTS_KIND, reports), (ALERTS_KIND, alerts))
         for planned in plan_objects(fmt, table)
     ]
     return Hour(objects, reports.num_rows, alerts.num_rows)

@@ -17,8 +17,8 @@ from typing import Any
 
 import pyarrow as pa
 
+from peaceland.archive import ALERTS_KIND, REPORTS_KIND, ArchiveKind
 from peaceland.archive.batching import plan_objects
-from peaceland.archive.format import ALERTS_FORMAT, REPORTS_FORMAT, ArchiveFormat
 from peaceland.config import Endpoints
 from peaceland.storage import S3Store
 
@@ -130,7 +130,7 @@ def build(seed: int = 7, per_hour: int = 30) -> tuple[list[dict[str, Any]], list
 
 
 async def _put_objects(
-    store: S3Store, fmt: ArchiveFormat, rows: list[dict[str, Any]], prefix: str
+    store: S3Store, fmt: ArchiveKind, rows: list[dict[str, Any]], prefix: str
 ) -> list[str]:
     table = pa.Table.from_pylist(rows, schema=fmt.schema)
     keys = []
@@ -149,8 +149,8 @@ async def write_known(endpoints: Endpoints, *, seed: int = 7) -> Known:
     keys: dict[str, list[str]] = {"reports": [], "alerts": []}
     try:
         for kind, fmt, rows in (
-            ("reports", REPORTS_FORMAT, reports),
-            ("alerts", ALERTS_FORMAT, alerts),
+            ("reports", REPORTS_KIND, reports),
+            ("alerts", ALERTS_KIND, alerts),
         ):
             for half in (rows[0::2], rows[1::2]):
                 keys[kind] += await _put_objects(store, fmt, half, prefix)

@@ -22,17 +22,11 @@ from peaceland.analytics import (
     open_duckdb,
     write_result,
 )
-from peaceland.analytics.catalog import (
-    ALERT_COLUMNS,
-    REPORT_COLUMNS,
-    confine,
-    duckdb_type,
-    httpfs_path,
-    secret_sql,
-)
+from peaceland.analytics.catalog import confine, httpfs_path, secret_sql
 from peaceland.analytics.output import cell_text, to_csv
 from peaceland.analytics.stats import stat_params
-from peaceland.archive.format import ALERTS_FORMAT, REPORTS_FORMAT
+from peaceland.analytics.views import ALERT_COLUMNS, REPORT_COLUMNS, duckdb_type
+from peaceland.archive import ALERTS_KIND, REPORTS_KIND
 from peaceland.config import Endpoints, Secret
 from peaceland.contract import ConfigError, UnknownStat
 
@@ -124,8 +118,8 @@ def test_registry() -> None:
 def test_empty_views_have_the_types_duckdb_reads(tmp_path: Path) -> None:
     """``duckdb_type`` must name exactly what DuckDB reads from the archive's Parquet."""
     con = duckdb.connect()
-    for fmt, columns in ((REPORTS_FORMAT, REPORT_COLUMNS), (ALERTS_FORMAT, ALERT_COLUMNS)):
-        path = tmp_path / f"{fmt.kind}.parquet"
+    for fmt, columns in ((REPORTS_KIND, REPORT_COLUMNS), (ALERTS_KIND, ALERT_COLUMNS)):
+        path = tmp_path / f"{fmt.name}.parquet"
         path.write_bytes(fmt.to_parquet(pa.Table.from_batches([], schema=fmt.schema)))
         read = {
             row[0]: row[1]

@@ -26,10 +26,10 @@ import pytest
 from nats.aio.client import Client as NatsClient
 from nats.js.errors import NotFoundError
 
-from peaceland.archive import ArchiverOptions, FlushPolicy, PipelineOptions, run_archiver
+from peaceland.archive import ArchiverOptions, FlushPolicy, Kind, PipelineOptions, run_archiver
 from peaceland.archive.archiver import consumer_spec
-from peaceland.archive.format import decode_parquet
-from peaceland.archive.layout import Kind, kind_prefix, parse_object_key
+from peaceland.archive.layout import kind_prefix, parse_object_key
+from peaceland.archive.parquet import decode_parquet
 from peaceland.archive.pipeline import PipelineStats
 from peaceland.contract import (
     DEADLETTER_STREAM,

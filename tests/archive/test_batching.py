@@ -12,8 +12,10 @@ import pytest
 
 from peaceland.archive import FlushPolicy
 from peaceland.archive.batching import Batch, plan_objects
-from peaceland.archive.format import DEADLETTER_FORMAT, REPORTS_FORMAT, Received, decode_parquet
+from peaceland.archive.kinds import DEADLETTER_KIND, REPORTS_KIND
 from peaceland.archive.layout import batch_digest, parse_object_key
+from peaceland.archive.parquet import decode_parquet
+from peaceland.archive.rows import Received
 
 T0 = datetime(2026, 11, 28, 9, 58, tzinfo=UTC)
 
@@ -43,7 +45,7 @@ def reports_batch(minutes: list[int], first_seq: int = 1) -> pa.RecordBatch:
         got.append(
             json.dumps(body).encode(), seq, seq * 1_000_000, "peaceland.reports.pw-0001", None
         )
-    built = REPORTS_FORMAT.build(got)
+    built = REPORTS_KIND.build(got)
     assert not built.rejected
     return built.batch
 
@@ -57,7 +59,7 @@ def test_policy_rejects_nonsense() -> None:
 
 def test_due_by_rows_bytes_or_age() -> None:
     clock = FakeClock()
-    batch: Batch[str] = Batch(REPORTS_FORMAT.schema, FlushPolicy(3, 1000, 10.0), clock)
+    batch: Batch[str] = Batch(REPORTS_KIND.schema, FlushPolicy(3, 1000, 10.0), clock)
     assert batch.due() is None
     assert batch.seconds_left() == float("inf")
     batch.add(reports_batch([0, 1]), ["a", "b"], 200)
@@ -86,7 +88,7 @@ def test_due_by_rows_bytes_or_age() -> None:
 
 
 def test_rows_and_handles_must_match() -> None:
-    batch: Batch[str] = Batch(REPORTS_FORMAT.schema, FlushPolicy(), FakeClock())
+    batch: Batch[str] = Batch(REPORTS_KIND.schema, FlushPolicy(), FakeClock())
     with pytest.raises(ValueError, match="2 rows but 1 handles"):
         batch.add(reports_batch([0, 1]), ["a"], 1)
     batch.add(reports_batch([]), [], 0)  # nothing: the batch stays closed
@@ -96,7 +98,7 @@ def test_rows_and_handles_must_match() -> None:
 def test_one_object_per_event_hour_rows_sorted_by_time() -> None:
     # 09:58, 10:01, 09:59, 12:30 (late and early reports mixed in one batch)
     table = pa.Table.from_batches([reports_batch([3, 0, 1, 152])])
-    planned = plan_objects(REPORTS_FORMAT, table, "p/")
+    planned = plan_objects(REPORTS_KIND, table, "p/")
     assert [p.key.split("/seq-")[0] for p in planned] == [
         "p/reports/date=2026-11-28/hour=09",
         "p/reports/date=2026-11-28/hour=10",
@@ -114,19 +116,19 @@ def test_names_depend_on_the_set_of_messages_not_their_order() -> None:
     minutes = [random.Random(1).randrange(0, 180) for _ in range(200)]
     table = pa.Table.from_batches([reports_batch(minutes)])
     shuffled = table.take(random.Random(2).sample(range(200), 200))
-    planned = plan_objects(REPORTS_FORMAT, table)
-    again = plan_objects(REPORTS_FORMAT, shuffled)
+    planned = plan_objects(REPORTS_KIND, table)
+    again = plan_objects(REPORTS_KIND, shuffled)
     assert [p.key for p in planned] == [p.key for p in again]
     for one, other in zip(planned, again, strict=True):
         assert one.table.equals(other.table)
-        assert REPORTS_FORMAT.to_parquet(one.table) == REPORTS_FORMAT.to_parquet(other.table)
+        assert REPORTS_KIND.to_parquet(one.table) == REPORTS_KIND.to_parquet(other.table)
         # The Arrow digest is the reference digest of the layout.
         seqs = one.table.column("stream_seq").to_pylist()
         micros = one.table.column("received_at").cast(pa.int64()).to_pylist()
         assert one.key.endswith(f"-{batch_digest(seqs, micros)}.parquet")
     # One message less: its partition gets another name, the others keep theirs.
     before = {p.key: p.table for p in planned}
-    after = {p.key: p.table for p in plan_objects(REPORTS_FORMAT, table.slice(1))}
+    after = {p.key: p.table for p in plan_objects(REPORTS_KIND, table.slice(1))}
     assert len(set(before) - set(after)) == 1
     assert len(set(after) - set(before)) <= 1
     for key in set(before) & set(after):
@@ -139,14 +141,14 @@ def test_dead_letters_are_partitioned_by_day_of_reception() -> None:
     got.append(b"x", 1, 20_000 * day_ns + 5, "peaceland.deadletter.gateway", "bad")
     got.append(b"y", 2, 20_001 * day_ns - 1, "peaceland.deadletter.gateway", "bad")
     got.append(b"z", 3, 20_001 * day_ns, "peaceland.deadletter.mqtt", "bad")
-    table = pa.Table.from_batches([DEADLETTER_FORMAT.build(got).batch])
-    planned = plan_objects(DEADLETTER_FORMAT, table)
+    table = pa.Table.from_batches([DEADLETTER_KIND.build(got).batch])
+    planned = plan_objects(DEADLETTER_KIND, table)
     assert [p.key.split("/seq-")[0] for p in planned] == [
         "deadletter/date=2024-10-04",
         "deadletter/date=2024-10-05",
     ]
-    assert decode_parquet(DEADLETTER_FORMAT.to_parquet(planned[0].table)).num_rows == 2
+    assert decode_parquet(DEADLETTER_KIND.to_parquet(planned[0].table)).num_rows == 2
 
 
 def test_nothing_to_plan_for_an_empty_table() -> None:
-    assert plan_objects(REPORTS_FORMAT, REPORTS_FORMAT.schema.empty_table()) == []
+    assert plan_objects(REPORTS_KIND, REPORTS_KIND.schema.empty_table()) == []

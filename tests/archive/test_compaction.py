@@ -25,7 +25,7 @@ from test_archiver import DELIVERY, Case, archiving, connected, drained, eventua
 
 from peaceland.analytics import connect as duckdb_connect
 from peaceland.archive import CompactionPolicy, CompactOptions, compact
-from peaceland.archive.compactor import readable_keys
+from peaceland.archive.compaction import readable_keys
 from peaceland.archive.layout import kind_prefix, parse_object_key
 from peaceland.contract import StoreError, report_subject
 from peaceland.storage import S3Store

@@ -9,7 +9,7 @@ import msgspec
 import pytest
 
 from peaceland.archive import CompactionPolicy
-from peaceland.archive.compaction import (
+from peaceland.archive.compaction.plan import (
     Group,
     Manifest,
     data_prefix,

@@ -16,12 +16,14 @@ import pytest
 from rich.console import Console
 
 from peaceland.archive import CompactionPolicy, CompactOptions, KindResult, compact
-from peaceland.archive import merge as archive_merge
 from peaceland.archive.batching import plan_objects
-from peaceland.archive.compaction import decode_manifest, manifest_prefix, readable
-from peaceland.archive.compactor import load_manifests
-from peaceland.archive.format import FORMATS, Received, decode_parquet, encode_parquet
-from peaceland.archive.layout import Kind, parse_object_key
+from peaceland.archive.compaction import merge as archive_merge
+from peaceland.archive.compaction.compactor import load_manifests
+from peaceland.archive.compaction.plan import decode_manifest, manifest_prefix, readable
+from peaceland.archive.kinds import ARCHIVE_KINDS, Kind
+from peaceland.archive.layout import parse_object_key
+from peaceland.archive.parquet import decode_parquet, encode_parquet
+from peaceland.archive.rows import Received
 from peaceland.cli.compaction_view import ProgressBar, progress_bar, results_json, results_table
 from peaceland.contract import StoreError
 from peaceland.storage.object_store import MemoryStore
@@ -67,7 +69,7 @@ async def archive(
         seq = first_seq + offset
         payload = report(n, minute) if kind == "reports" else alert(n, minute)
         got.append(payload, seq, RECEIVED_NS + seq * 1000, "peaceland.reports.pw-0001", None)
-    fmt = FORMATS[kind]
+    fmt = ARCHIVE_KINDS[kind]
     built = fmt.build(got)
     assert not built.rejected
     keys = []
@@ -319,7 +321,7 @@ async def test_alerts_are_deduplicated_by_alert_id() -> None:
 
 async def test_dead_letters_are_compacted_by_day(tmp_path: Path) -> None:
     store = MemoryStore()
-    fmt = FORMATS["deadletter"]
+    fmt = ARCHIVE_KINDS["deadletter"]
     for seqs in (range(1, 11), range(11, 21), range(6, 11)):  # 6..10 twice: redelivered
         got = Received()
         for seq in seqs:

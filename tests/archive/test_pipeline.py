@@ -13,9 +13,11 @@ from typing import Any
 import pytest
 
 from peaceland.archive import FlushPolicy, PipelineOptions
-from peaceland.archive.format import FORMATS, decode_parquet
-from peaceland.archive.layout import Kind, parse_object_key
-from peaceland.archive.pipeline import MemoryDeadLetters, Pipeline
+from peaceland.archive.edges import MemoryDeadLetters
+from peaceland.archive.kinds import ARCHIVE_KINDS, Kind
+from peaceland.archive.layout import parse_object_key
+from peaceland.archive.parquet import decode_parquet
+from peaceland.archive.pipeline import Pipeline
 from peaceland.contract import ERROR_HEADER
 from peaceland.storage.object_store import MemoryStore
 from peaceland.stream import ACK
@@ -59,7 +61,7 @@ class Rig:
         }
         defaults.update(options)
         self.pipeline = Pipeline(
-            FORMATS[kind],
+            ARCHIVE_KINDS[kind],
             self.stream,
             self.store,
             self.deadletters,

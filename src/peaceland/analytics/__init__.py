@@ -4,7 +4,8 @@
     con = connect()                      # settings from PEACELAND_* / peaceland.toml
     con.sql("SELECT drone_id, count(*) FROM reports GROUP BY ALL").df()
 
-Modules: ``catalog`` (the connection and its views), ``timerange`` (``--since/--until`` and
+Modules: ``catalog`` (the connection: DuckDB, httpfs, S3, lock-down), ``views`` (the views'
+SQL, from the archive's kind table), ``timerange`` (``--since/--until`` and
 partition pruning, pure), ``stats`` (the registry of statistics), ``output`` (table, CSV,
 JSON), ``plots`` (matplotlib, optional). ``docs/analytics.md`` has the full story.
 Analytics reads S3 only: it never imports the stream.

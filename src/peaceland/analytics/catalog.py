@@ -8,13 +8,13 @@
 The connection is in-memory DuckDB with the ``httpfs`` extension loaded from the installed
 PyPI package ``duckdb-extension-httpfs`` (never downloaded: automatic install and load of
 extensions are switched off), an S3 secret for the bucket, the session time zone set to UTC,
-and three views:
+and three views (their SQL: ``views``):
 
 * ``reports``   one row per report, deduplicated by ``report_id`` (the first received copy);
 * ``sightings`` one row per (report, citizen);
 * ``alerts``    one row per alert, deduplicated by ``alert_id``.
 
-Duplicates exist because the archiver writes at least once (``peaceland.archive_layout``);
+Duplicates exist because the archiver writes at least once (``archive.layout``);
 the dedup in the view is what makes "each report exactly once" true for readers, before and
 after compaction rewrites an hour into one file, and while both copies briefly coexist.
 
@@ -60,60 +60,21 @@ import math
 import shutil
 import tempfile
 import uuid
-from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Final
 from urllib.parse import urlsplit
 
 import duckdb
-import pyarrow as pa
 
-from peaceland.archive import ALERTS_SCHEMA, REPORTS_SCHEMA
 from peaceland.config import Endpoints, Settings, load_settings, resolve_endpoints
 from peaceland.contract import ConfigError, StoreError
 
-from .timerange import ScanPlan, TimeRange, folder, scan_plan
+from .timerange import TimeRange
+from .views import define_views, quote
 
 #: The S3 region in signatures; SeaweedFS and MinIO accept any.
 DEFAULT_REGION: Final = "us-east-1"
-_HIVE: Final = "hive_partitioning = true, hive_types = {'date': 'DATE', 'hour': 'INTEGER'}"
-
-REPORT_COLUMNS: Final = (
-    "report_id",
-    "drone_id",
-    "ts",
-    "lat",
-    "lon",
-    "citizens",
-    "words",
-    "extra",
-    "received_at",
-)
-SIGHTING_COLUMNS: Final = (
-    "report_id",
-    "drone_id",
-    "ts",
-    "lat",
-    "lon",
-    "citizen",
-    "peacescore",
-    "words",
-)
-ALERT_COLUMNS: Final = (
-    "alert_id",
-    "report_id",
-    "drone_id",
-    "ts",
-    "lat",
-    "lon",
-    "citizen",
-    "peacescore",
-    "severity",
-    "words",
-    "raised_at",
-)
-VIEWS: Final = ("reports", "sightings", "alerts")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -216,11 +177,11 @@ class Confinement:
             spilling: tuple[str, ...] = ("temp_directory = ''",)
         else:
             spilling = (
-                f"temp_directory = {_quote(str(spill_to))}",
-                f"max_temp_directory_size = {_quote(self.spill_limit)}",
+                f"temp_directory = {quote(str(spill_to))}",
+                f"max_temp_directory_size = {quote(self.spill_limit)}",
             )
         return (
-            f"memory_limit = {_quote(self.memory_limit)}",
+            f"memory_limit = {quote(self.memory_limit)}",
             *spilling,
             f"http_timeout = {self.http_timeout_s}",
         )
@@ -276,7 +237,7 @@ def open_duckdb() -> duckdb.DuckDBPyConnection:
         config={"autoinstall_known_extensions": "false", "autoload_known_extensions": "false"},
     )
     try:
-        con.execute(f"LOAD {_quote(str(httpfs_path()))}")
+        con.execute(f"LOAD {quote(str(httpfs_path()))}")
         con.execute("SET TimeZone = 'UTC'")
     except duckdb.Error as exc:
         con.close()
@@ -305,7 +266,7 @@ def attach_archive(
         confine(con, confinement)
     try:
         con.execute(secret_sql(archive.endpoints))
-        define_views(con, archive, time_range or TimeRange())
+        define_views(con, archive.root, time_range or TimeRange())
         if confinement is not None:
             lock_down(con, archive)
     except duckdb.InterruptException:
@@ -359,7 +320,7 @@ def lock_down(con: duckdb.DuckDBPyConnection, archive: Archive) -> None:
     could send the reads of the allowed paths to another S3 endpoint, so code that runs SQL
     from others also accepts only queries (``web.sql_api``: one ``SELECT`` or ``EXPLAIN``).
     """
-    con.execute(f"SET allowed_directories = [{_quote(archive.root)}]")
+    con.execute(f"SET allowed_directories = [{quote(archive.root)}]")
     for setting in LOCK_DOWN_SETTINGS:
         con.execute(f"SET {setting}")
 
@@ -371,98 +332,16 @@ def secret_sql(endpoints: Endpoints, name: str = "peaceland_s3") -> str:
         raise ConfigError(f"S3 endpoint {endpoints.s3_endpoint!r} is not an http(s):// URL")
     options = [
         "TYPE s3",
-        f"ENDPOINT {_quote(url.netloc)}",
+        f"ENDPOINT {quote(url.netloc)}",
         "URL_STYLE 'path'",
         f"USE_SSL {'true' if url.scheme == 'https' else 'false'}",
-        f"REGION {_quote(DEFAULT_REGION)}",
-        f"SCOPE {_quote('s3://' + endpoints.s3_bucket)}",
+        f"REGION {quote(DEFAULT_REGION)}",
+        f"SCOPE {quote('s3://' + endpoints.s3_bucket)}",
     ]
     if endpoints.s3_access_key:
-        options.append(f"KEY_ID {_quote(endpoints.s3_access_key)}")
-        options.append(f"SECRET {_quote(endpoints.s3_secret_key.reveal())}")
+        options.append(f"KEY_ID {quote(endpoints.s3_access_key)}")
+        options.append(f"SECRET {quote(endpoints.s3_secret_key.reveal())}")
     return f"CREATE OR REPLACE SECRET {name} ({', '.join(options)})"
-
-
-def define_views(con: duckdb.DuckDBPyConnection, archive: Archive, time_range: TimeRange) -> None:
-    plans = {kind: scan_plan(archive.root, kind, time_range) for kind in ("reports", "alerts")}
-    patterns = [p for plan in plans.values() for p in plan.patterns]
-    found = _folders_with_files(con, patterns)
-    reports = _live(plans["reports"], found)
-    alerts = _live(plans["alerts"], found)
-    con.execute(
-        "CREATE OR REPLACE VIEW reports AS "
-        + (
-            _dedup_sql(reports, REPORT_COLUMNS, "report_id")
-            if reports
-            else _empty_sql(REPORTS_SCHEMA, REPORT_COLUMNS)
-        )
-    )
-    con.execute(f"CREATE OR REPLACE VIEW sightings AS {SIGHTINGS_SQL}")
-    con.execute(
-        "CREATE OR REPLACE VIEW alerts AS "
-        + (
-            _dedup_sql(alerts, ALERT_COLUMNS, "alert_id")
-            if alerts
-            else _empty_sql(ALERTS_SCHEMA, ALERT_COLUMNS)
-        )
-    )
-
-
-SIGHTINGS_SQL: Final = """
-SELECT report_id, drone_id, ts, lat, lon,
-       c.name AS citizen, c.peacescore AS peacescore, words
-FROM (SELECT report_id, drone_id, ts, lat, lon, words, unnest(citizens) AS c FROM reports)
-"""
-
-
-def _folders_with_files(con: duckdb.DuckDBPyConnection, patterns: Sequence[str]) -> set[str]:
-    """The folders of ``patterns`` that hold at least one object (one listing each)."""
-    files = con.execute("SELECT file FROM glob($patterns)", {"patterns": list(patterns)})
-    names = [row[0] for row in files.fetchall()]
-    return {folder(p) for p in patterns if any(n.startswith(folder(p)) for n in names)}
-
-
-def _live(plan: ScanPlan, found: set[str]) -> ScanPlan | None:
-    """The plan without its empty folders, or ``None`` when nothing is left."""
-    patterns = tuple(p for p in plan.patterns if folder(p) in found)
-    return dataclasses.replace(plan, patterns=patterns) if patterns else None
-
-
-def _dedup_sql(plan: ScanPlan, columns: Sequence[str], key: str) -> str:
-    """The first received copy of each ``key``, over the plan's files."""
-    files = "[" + ", ".join(_quote(p) for p in plan.patterns) + "]"
-    return (
-        f"SELECT {', '.join(columns)} FROM read_parquet({files}, {_HIVE}) "
-        f"WHERE {plan.where()} "
-        f"QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY received_at, stream_seq) = 1"
-    )
-
-
-def _empty_sql(schema: pa.Schema, columns: Sequence[str]) -> str:
-    typed = ", ".join(f"CAST(NULL AS {duckdb_type(schema.field(c).type)}) AS {c}" for c in columns)
-    return f"SELECT {typed} WHERE false"
-
-
-def duckdb_type(kind: pa.DataType) -> str:
-    """The DuckDB type DuckDB reads an Arrow/Parquet column of type ``kind`` as."""
-    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
-        return "VARCHAR"
-    if pa.types.is_timestamp(kind):
-        return "TIMESTAMPTZ" if kind.tz is not None else "TIMESTAMP"
-    if pa.types.is_list(kind) or pa.types.is_large_list(kind):
-        return f"{duckdb_type(kind.value_type)}[]"
-    if pa.types.is_struct(kind):
-        fields = ", ".join(f'"{f.name}" {duckdb_type(f.type)}' for f in kind)
-        return f"STRUCT({fields})"
-    simple = {
-        pa.float64(): "DOUBLE",
-        pa.int32(): "INTEGER",
-        pa.int64(): "BIGINT",
-        pa.binary(): "BLOB",
-    }
-    if kind in simple:
-        return simple[kind]
-    raise TypeError(f"no DuckDB type for {kind}")
 
 
 def one_line(exc: BaseException) -> str:
@@ -470,8 +349,3 @@ def one_line(exc: BaseException) -> str:
     lines = [line.strip() for line in str(exc).splitlines()]
     kept = [line for line in lines if line and line != "^" and not line.startswith("LINE ")]
     return " ".join(kept) or type(exc).__name__
-
-
-def _quote(text: str) -> str:
-    """A SQL string literal."""
-    return "'" + text.replace("'", "''") + "'"

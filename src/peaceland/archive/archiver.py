@@ -1,10 +1,10 @@
 """``peaceland archiver``: REPORTS, ALERTS and DEADLETTER → Parquet objects on S3.
 
-One archiver process runs one ``archive_pipeline.Pipeline`` per kind, each a durable pull
+One archiver process runs one ``archive.pipeline.Pipeline`` per kind, each a durable pull
 consumer (default ``archiver``) on its stream, writing through one S3 client. Run several
 processes to share the work: JetStream hands each message to one of them. How a pipeline
-batches, writes, retries and acknowledges: ``peaceland.archive_pipeline``; why every report
-ends up exactly once in the ``reports`` view: ``peaceland.archive_layout``.
+batches, writes, retries and acknowledges: ``archive.pipeline``; why every report
+ends up exactly once in the ``reports`` view: ``archive.layout``.
 """
 
 from __future__ import annotations
@@ -19,9 +19,8 @@ from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
 from nats.js import api as js_api
 
-from peaceland.archive.format import FORMATS
-from peaceland.archive.layout import KINDS, Kind
-from peaceland.archive.pipeline import STREAMS, Pipeline, PipelineOptions, PipelineStats
+from peaceland.archive.kinds import ARCHIVE_KINDS, KINDS, Kind
+from peaceland.archive.pipeline import Pipeline, PipelineOptions, PipelineStats
 from peaceland.config import Settings, resolve_endpoints
 from peaceland.contract import ConfigError
 from peaceland.runtime import component_client, counters_collector, expose_metrics
@@ -62,7 +61,7 @@ def consumer_spec(
     (``max_deliver`` unlimited): the pipeline dead-letters poison, so nothing is dropped."""
     options = options or PipelineOptions()
     return ConsumerSpec(
-        STREAMS[kind],
+        ARCHIVE_KINDS[kind].stream,
         durable,
         filter_subject=filter_subject,
         ack_wait_s=options.ack_wait_s,
@@ -115,7 +114,7 @@ async def run_archiver(
             )
             sources.append(PullSource(nc, spec))
             pipelines.append(
-                Pipeline(FORMATS[kind], sources[-1], store, deadletters, options.pipeline)
+                Pipeline(ARCHIVE_KINDS[kind], sources[-1], store, deadletters, options.pipeline)
             )
         collectors = [
             counters_collector("archiver", p.stats, labels={"kind": p.fmt.kind}) for p in pipelines

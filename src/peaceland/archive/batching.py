@@ -2,7 +2,7 @@
 
     FlushPolicy(max_rows, max_bytes, max_age_s)   when a batch is due
     Batch(policy, clock)                           rows held until written, with their handles
-    plan_objects(fmt, table, key_prefix)           a sealed batch → one object per partition
+    plan_objects(kind, table, key_prefix)          a sealed batch → one object per partition
 
 The clock is passed in (``time.monotonic`` in production), so age-based flushing is tested
 without sleeping. A batch holds Arrow record batches, not decoded Python objects: memory stays
@@ -20,8 +20,8 @@ from typing import Final, Generic, TypeVar
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from peaceland.archive.format import ArchiveFormat
-from peaceland.archive.layout import HOURLY, Partition, batch_digest, digest_bytes, object_key
+from peaceland.archive.kinds import ArchiveKind
+from peaceland.archive.layout import Partition, batch_digest, digest_bytes, object_key
 from peaceland.config import (
     DEFAULT_ARCHIVE_MAX_AGE_S,
     DEFAULT_ARCHIVE_MAX_BYTES,
@@ -132,24 +132,24 @@ class PlannedObject:
     table: pa.Table
 
 
-def plan_objects(fmt: ArchiveFormat, table: pa.Table, key_prefix: str = "") -> list[PlannedObject]:
+def plan_objects(kind: ArchiveKind, table: pa.Table, key_prefix: str = "") -> list[PlannedObject]:
     """One object per partition of ``table``'s rows, sorted, named from the messages it holds.
 
     Deterministic: the same rows in any order give the same keys and the same tables.
     """
     if table.num_rows == 0:
         return []
-    unit = "hour" if fmt.kind in HOURLY else "day"
-    starts = pc.floor_temporal(table[fmt.time_column], unit=unit).cast(pa.int64())
+    times = table[kind.time_column]
+    starts = pc.floor_temporal(times, unit=kind.partitioning).cast(pa.int64())
     if starts.null_count:
-        raise ValueError(f"{fmt.kind}: {fmt.time_column} has nulls")
+        raise ValueError(f"{kind.name}: {kind.time_column} has nulls")
     starts_list: list[int] = sorted(pc.unique(starts).to_pylist())
     planned = []
     for start in starts_list:
         part = table if len(starts_list) == 1 else table.filter(pc.equal(starts, start))
-        order = pc.sort_indices(part, sort_keys=[(k, "ascending") for k in fmt.sort_keys])
+        order = pc.sort_indices(part, sort_keys=[(k, "ascending") for k in kind.sort_keys])
         part = part.take(order).combine_chunks()
-        partition = Partition.of_micros(fmt.kind, start)
+        partition = Partition.of_micros(kind.name, start)
         planned.append(PlannedObject(_key(partition, part, key_prefix), partition, part))
     return planned
 

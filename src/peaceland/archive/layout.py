@@ -13,7 +13,7 @@ Names written by the archiver: ``seq-<first>-<last>-n<rows>-<digest>.parquet``. 
 ``last`` are the smallest and largest stream sequences in the object, ``rows`` its row count
 (so ``archive status`` counts rows from a listing) and ``digest`` a hash of the exact set of
 (stream sequence, JetStream timestamp) pairs it holds. Compaction
-(``peaceland.archive_compaction``) writes ``compact-<first>-<last>-n<rows>-<digest>.parquet``,
+(``archive.compaction``) writes ``compact-<first>-<last>-n<rows>-<digest>.parquet``,
 the same parts, with ``digest`` a hash of the keys of the objects it merged.
 
 Exactly once, step by step:
@@ -50,10 +50,8 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Final, Literal
 
-Kind = Literal["reports", "alerts", "deadletter"]
-KINDS: Final[tuple[Kind, ...]] = ("reports", "alerts", "deadletter")
-#: Kinds partitioned by hour; the others by day only.
-HOURLY: Final[frozenset[str]] = frozenset({"reports", "alerts"})
+from peaceland.archive.kinds import ARCHIVE_KINDS, KINDS, Kind
+
 #: Who wrote an object: an archiver (``seq-…``) or compaction (``compact-…``).
 Origin = Literal["seq", "compact"]
 
@@ -63,7 +61,8 @@ SUFFIX: Final = ".parquet"
 
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _NAME_RE: Final = re.compile(
-    r"(?P<kind>reports|alerts|deadletter)/date=(?P<date>\d{4}-\d{2}-\d{2})/"
+    rf"(?P<kind>{'|'.join(KINDS)})/date="
+    r"(?P<date>\d{4}-\d{2}-\d{2})/"
     r"(?:hour=(?P<hour>\d{2})/)?"
     r"(?P<origin>seq|compact)-"
     r"(?P<first>\d+)-(?P<last>\d+)-n(?P<rows>\d+)-(?P<digest>[0-9a-f]+)\.parquet\Z"
@@ -79,8 +78,9 @@ class Partition:
     hour: int | None = None
 
     def __post_init__(self) -> None:
-        if (self.hour is None) == (self.kind in HOURLY):
-            raise ValueError(f"{self.kind} is partitioned {_granularity(self.kind)}")
+        hourly = ARCHIVE_KINDS[self.kind].hourly
+        if (self.hour is None) == hourly:
+            raise ValueError(f"{self.kind} is partitioned {'by hour' if hourly else 'by day'}")
         if self.hour is not None and not 0 <= self.hour <= 23:
             raise ValueError(f"hour must be 0..23, got {self.hour}")
 
@@ -90,7 +90,7 @@ class Partition:
         if when.utcoffset() is None:
             raise ValueError("partition time must be timezone-aware")
         utc = when.astimezone(UTC)
-        return cls(kind, utc.date(), utc.hour if kind in HOURLY else None)
+        return cls(kind, utc.date(), utc.hour if ARCHIVE_KINDS[kind].hourly else None)
 
     @classmethod
     def of_micros(cls, kind: Kind, micros: int) -> Partition:
@@ -107,9 +107,11 @@ class Partition:
         hour = self.hour or 0
         return datetime(self.day.year, self.day.month, self.day.day, hour, tzinfo=UTC)
 
-
-def _granularity(kind: str) -> str:
-    return "by hour" if kind in HOURLY else "by day"
+    @property
+    def end(self) -> datetime:
+        """The first instant after the partition."""
+        span = timedelta(hours=1) if self.hour is not None else timedelta(days=1)
+        return self.start + span
 
 
 def digest_bytes(seqs_le: bytes, received_le: bytes) -> str:
@@ -190,4 +192,4 @@ def parse_object_key(key: str, key_prefix: str = "") -> ObjectName | None:
 
 def kind_prefix(kind: Kind, key_prefix: str = "") -> str:
     """Where every object of ``kind`` lives: ``[prefix]kind/``."""
-    return f"{key_prefix}{kind}/"
+    return ARCHIVE_KINDS[kind].prefix(key_prefix)

@@ -1,18 +1,19 @@
 """One stream's messages → Arrow batches → Parquet objects: the archiver's pipeline.
 
 A ``Pipeline`` talks to its edges through small interfaces, so it runs the same against
-JetStream and S3 (``peaceland.archiver``) as against in-memory twins in unit tests:
-``Source`` (fetch and settle messages), ``ObjectStore`` (put objects), ``DeadLetterSink``.
+JetStream and S3 (``archive.archiver``) as against in-memory twins in unit tests:
+``Source`` (fetch and settle messages), ``ObjectStore`` (put objects), ``DeadLetterSink``
+(``archive.edges``).
 It loops:
 
 1. **fetch** at most the room left in its batch (rows and bytes), waiting at most until the
    batch is due by age;
-2. **build** the messages into one Arrow record batch (``peaceland.archive_format``). Invalid
+2. **build** the messages into one Arrow record batch (``archive.kinds``). Invalid
    payloads go to ``peaceland.deadletter.archiver`` with the reason (``Nats-Msg-Id`` from the
    stream position, so a redelivery makes no second dead letter) and are acknowledged once
    the dead letter is stored;
 3. **flush** when the batch is due (``FlushPolicy``): one object per partition
-   (``archive_batch.plan_objects``), Parquet encoded in a worker thread, each object put, and
+   (``archive.batching.plan_objects``), Parquet encoded in a worker thread, each object put, and
    then, only then, the messages acknowledged. One flush runs while the next batch fills;
    when that one is due too, fetching waits. At most two batches are ever held.
 
@@ -25,7 +26,7 @@ back, the held batches are written and the backlog drained.
 Poison: a message delivered more than ``poison_deliveries`` times (it keeps killing or
 stalling archivers) is dead-lettered with the reason instead of archived; a dead letter that
 cannot be archived is terminated and stays in ``DEADLETTER``. Why exactly once holds:
-``peaceland.archive_layout``.
+``archive.layout``.
 """
 
 from __future__ import annotations
@@ -38,26 +39,19 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Final, Protocol
+from typing import Final
 
 from peaceland.archive.batching import Batch, FlushPolicy, Sealed, plan_objects
-from peaceland.archive.format import ArchiveFormat, Received
-from peaceland.archive.layout import Kind
-from peaceland.contract import (
-    ALERTS_STREAM,
-    DEADLETTER_STREAM,
-    ERROR_HEADER,
-    REPORTS_STREAM,
-    StoreError,
-)
+from peaceland.archive.edges import DeadLetterSink, Delivered, Source
+from peaceland.archive.kinds import ArchiveKind
+from peaceland.archive.rows import Received
+from peaceland.contract import ERROR_HEADER, StoreError
 from peaceland.runtime import ARCHIVE_FLUSH_ROWS, ARCHIVE_FLUSH_SECONDS
 from peaceland.storage import ObjectStore
 from peaceland.stream import (
-    ACK,
     PROGRESS,
     TERM,
     AckInfo,
-    OutMessage,
     deadletter_message,
     parse_ack_subject,
 )
@@ -65,57 +59,9 @@ from peaceland.stream import (
 log = logging.getLogger(__name__)
 
 SOURCE: Final = "archiver"
-STREAMS: Final[dict[Kind, str]] = {
-    "reports": REPORTS_STREAM,
-    "alerts": ALERTS_STREAM,
-    "deadletter": DEADLETTER_STREAM,
-}
 #: Fetch at least this many bytes, more than the largest message (DEADLETTER allows 1 MiB).
 MIN_FETCH_BYTES: Final = 2 * 2**20
 MIN_WAIT_S: Final = 0.05
-
-
-class Delivered(Protocol):
-    """A fetched message (``nats.aio.msg.Msg`` is one)."""
-
-    @property
-    def subject(self) -> str: ...
-    @property
-    def reply(self) -> str: ...
-    @property
-    def data(self) -> bytes: ...
-    @property
-    def headers(self) -> dict[str, str] | None: ...
-
-
-class Source(Protocol):
-    """Where messages come from and are settled (``peaceland.pull.PullSource`` is one)."""
-
-    async def fetch(self, batch: int, max_wait_s: float, max_bytes: int) -> Sequence[Delivered]:
-        """Up to ``batch`` messages and about ``max_bytes``, within ``max_wait_s``."""
-        ...
-
-    async def settle(self, replies: Sequence[str], verdict: bytes = ACK) -> bool: ...
-
-
-class DeadLetterSink(Protocol):
-    async def publish(self, messages: Sequence[OutMessage]) -> list[bool]:
-        """Publish; per message, in order, whether the stream stored it."""
-        ...
-
-
-class MemoryDeadLetters:
-    """The in-memory twin of the dead letter stream, for tests; ``failing`` refuses all."""
-
-    def __init__(self) -> None:
-        self.messages: list[OutMessage] = []
-        self.failing = False
-
-    async def publish(self, messages: Sequence[OutMessage]) -> list[bool]:
-        if self.failing:
-            return [False] * len(messages)
-        self.messages.extend(messages)
-        return [True] * len(messages)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -176,7 +122,7 @@ class Pipeline:
 
     def __init__(
         self,
-        fmt: ArchiveFormat,
+        kind: ArchiveKind,
         source: Source,
         store: ObjectStore,
         deadletters: DeadLetterSink,
@@ -185,16 +131,18 @@ class Pipeline:
         clock: Callable[[], float] = time.monotonic,
         now: Callable[[], datetime] = _utcnow,
     ) -> None:
-        self.fmt = fmt
+        self.kind = kind
+        #: How messages become rows (``fmt.kind`` is the kind's name).
+        self.fmt = kind.rows
         self.source = source
         self.store = store
         self.deadletters = deadletters
         self.options = options or PipelineOptions()
         self.clock = clock
         self.now = now
-        self.stream = STREAMS[fmt.kind]
-        self.stats = PipelineStats(fmt.kind)
-        self.batch: Batch[str] = Batch(fmt.schema, self.options.policy, clock)
+        self.stream = kind.stream
+        self.stats = PipelineStats(kind.name)
+        self.batch: Batch[str] = Batch(kind.schema, self.options.policy, clock)
         self._writing: asyncio.Task[None] | None = None
         self._writing_replies: list[str] = []
         self._writing_since = 0.0
@@ -351,11 +299,11 @@ class Pipeline:
                 self._writing_replies = []
 
     async def _write(self, sealed: Sealed[str]) -> None:
-        fmt, prefix = self.fmt, self.options.key_prefix
+        fmt, kind, prefix = self.fmt, self.kind, self.options.key_prefix
 
         def encode() -> list[tuple[str, bytes]]:
             return [
-                (p.key, fmt.to_parquet(p.table)) for p in plan_objects(fmt, sealed.table, prefix)
+                (p.key, kind.to_parquet(p.table)) for p in plan_objects(kind, sealed.table, prefix)
             ]
 
         began = time.monotonic()

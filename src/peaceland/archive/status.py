@@ -2,7 +2,7 @@
 
 Pending messages come from the durable consumers (JetStream consumer info); objects, rows and
 bytes from a listing of the bucket (rows are in the object names, see
-``peaceland.archive_layout``), so any machine can answer, whichever archivers are running.
+``archive.layout``), so any machine can answer, whichever archivers are running.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import nats
 from nats.errors import Error as NatsError
 
 from peaceland.archive.archiver import DURABLE
-from peaceland.archive.layout import KINDS, Kind, kind_prefix, parse_object_key
-from peaceland.archive.pipeline import STREAMS
+from peaceland.archive.kinds import ARCHIVE_KINDS, KINDS, Kind
+from peaceland.archive.layout import parse_object_key
 from peaceland.config import Endpoints
 from peaceland.contract import ServiceError
 from peaceland.storage import ObjectStore, StoredObject
@@ -78,20 +78,21 @@ async def archive_status(
         js = nc.jetstream(timeout=5.0)
         for kind in kinds:
             try:
-                lags[kind] = await consumer_lag(js, ConsumerSpec(STREAMS[kind], durable))
+                spec = ConsumerSpec(ARCHIVE_KINDS[kind].stream, durable)
+                lags[kind] = await consumer_lag(js, spec)
             except (NatsError, TimeoutError):  # e.g. the stream does not exist
                 lags[kind] = None
     finally:
         await nc.close()
     statuses = []
     for kind in kinds:
-        listing = await store.list(kind_prefix(kind, key_prefix))
+        listing = await store.list(ARCHIVE_KINDS[kind].prefix(key_prefix))
         count, rows, size, unnamed = summarize(listing, key_prefix)
         lag = lags[kind]
         statuses.append(
             KindStatus(
                 kind=kind,
-                stream=STREAMS[kind],
+                stream=ARCHIVE_KINDS[kind].stream,
                 durable=durable,
                 pending=None if lag is None else lag[0],
                 in_flight=None if lag is None else lag[1],

@@ -8,9 +8,10 @@
 
 The archiver writes many small objects (one per flush and hour); compaction merges those of
 *closed* partitions (an hour, or a day for dead letters, that ended more than ``grace_s`` ago)
-into objects of about ``target_bytes``, dropping duplicate rows (same ``report_id``, alerts
-the same ``alert_id``, dead letters the same stream message), keeping the first received copy
-as the views do. ``peaceland.archive_compactor`` carries a plan out against the bucket.
+into objects of about ``target_bytes``, dropping duplicate rows (the same
+``ArchiveKind.dedup_keys``: reports the same ``report_id``, alerts the same ``alert_id``, dead
+letters the same stream message), keeping the first received copy as the views do.
+``compactor`` carries a plan out against the bucket.
 
 The protocol. Readers list a partition and then read what they listed, at some later instant;
 S3 offers no snapshot, and deleting an object always races with a reader that just listed it.
@@ -37,7 +38,7 @@ elsewhere, and deletes them long after they were replaced:
 
 What readers get:
 
-* **A reader that reads manifests first** (``readable``; ``archive_compactor.readable_keys``):
+* **A reader that reads manifests first** (``readable``; ``compactor.readable_keys``):
   it lists ``_compaction/``, then the data, and skips the inputs of the manifests it saw (their
   output, written before the manifest, is in its listing). Any such reader that finishes
   within ``delete_after_s`` of its start never misses an object, never misses a report, and
@@ -68,11 +69,10 @@ from typing import Final
 
 import msgspec
 
+from peaceland.archive.kinds import ARCHIVE_KINDS, Kind
 from peaceland.archive.layout import (
     DIGEST_CHARS,
-    HOURLY,
     SUFFIX,
-    Kind,
     Partition,
     object_key,
     parse_object_key,
@@ -87,15 +87,6 @@ from peaceland.storage import StoredObject
 #: Where manifests live, under the key prefix: outside every data folder.
 MANIFEST_ROOT: Final = "_compaction/"
 MANIFEST_SUFFIX: Final = ".json"
-
-#: The columns that identify one row, per kind: rows sharing them are the same item.
-DEDUP_KEYS: Final[dict[Kind, tuple[str, ...]]] = {
-    "reports": ("report_id",),
-    "alerts": ("alert_id",),
-    "deadletter": ("stream_seq", "received_at"),
-}
-#: Among copies, the first received is kept (as the views keep it).
-FIRST_RECEIVED: Final = ("received_at", "stream_seq")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -152,14 +143,13 @@ def manifest_key(output_key: str, key_prefix: str = "") -> str:
 
 def data_prefix(kind: Kind, key_prefix: str = "", day: date | None = None) -> str:
     """Where the objects of ``kind`` (of one day) live."""
-    where = f"{key_prefix}{kind}/"
+    where = ARCHIVE_KINDS[kind].prefix(key_prefix)
     return where if day is None else f"{where}date={day.isoformat()}/"
 
 
 def is_closed(partition: Partition, now: datetime, grace_s: float) -> bool:
     """Whether ``partition`` ended more than ``grace_s`` seconds before ``now``."""
-    span = timedelta(hours=1) if partition.kind in HOURLY else timedelta(days=1)
-    return partition.start + span + timedelta(seconds=grace_s) <= now.astimezone(UTC)
+    return partition.end + timedelta(seconds=grace_s) <= now.astimezone(UTC)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -1,21 +1,21 @@
 """Merging local Parquet files of one kind into one, without duplicates, in bounded memory.
 
-    merge_files(fmt, inputs, output) -> Merged
+    merge_files(kind, inputs, output) -> Merged
 
-Two passes over the inputs, which are local files (``peaceland.archive_compactor`` downloads
+Two passes over the inputs, which are local files (``compactor`` downloads
 them):
 
-1. **Which rows to keep**: only the identifying columns (``archive_compaction.DEDUP_KEYS``) and
+1. **Which rows to keep**: only the identifying columns (``ArchiveKind.dedup_keys``) and
    the receive order are read, for every input; sorted by identity then receive order, the
    first row of each identity is kept (the first received copy, as the views keep it).
    Memory: about 125 bytes a row of the group at peak for reports (a group is at most
    ``target_bytes`` of Parquet: some 5 M reports, 600 MB, at the default 128 MiB).
 2. **Rows out**: each input is streamed row group by row group, the dropped rows filtered out,
    and written through one ``pq.ParquetWriter`` in row groups of about
-   ``archive_format.ROW_GROUP_ROWS`` rows, each sorted like an archiver's object (time first).
+   ``parquet.ROW_GROUP_ROWS`` rows, each sorted like an archiver's object (time first).
    Memory: about two row groups, whatever the size of the inputs.
 
-The output has the kind's schema and the archiver's encodings (``archive_format.parquet_options``).
+The output has the kind's schema and the archiver's encodings (``parquet.parquet_options``).
 Both passes read the inputs in the same order, so the keep mask of pass 1 lines up with pass 2.
 """
 
@@ -29,8 +29,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from peaceland.archive.compaction import DEDUP_KEYS, FIRST_RECEIVED
-from peaceland.archive.format import ROW_GROUP_ROWS, ArchiveFormat, parquet_options
+from peaceland.archive.kinds import FIRST_RECEIVED, ArchiveKind
+from peaceland.archive.parquet import ROW_GROUP_ROWS, parquet_options
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -47,16 +47,16 @@ class Merged:
         return self.rows_in - self.rows_out
 
 
-def keep_mask(fmt: ArchiveFormat, inputs: Sequence[Path]) -> tuple[int, pa.BooleanArray | None]:
+def keep_mask(kind: ArchiveKind, inputs: Sequence[Path]) -> tuple[int, pa.BooleanArray | None]:
     """(rows, mask of the rows to keep over all inputs in order); ``None`` keeps them all.
 
     Sorts by (identity, receive order) and keeps the first row of each run: no hash table
     (Arrow's cost some 130 bytes a string row), only the columns and two index arrays.
     """
-    keys = DEDUP_KEYS[fmt.kind]
+    keys = kind.dedup_keys
     columns = list(dict.fromkeys((*keys, *FIRST_RECEIVED)))
     tables = [pq.read_table(path, columns=columns) for path in inputs]
-    table = pa.concat_tables(tables) if tables else fmt.schema.empty_table().select(columns)
+    table = pa.concat_tables(tables) if tables else kind.schema.empty_table().select(columns)
     del tables
     rows = table.num_rows
     if rows < 2:
@@ -77,17 +77,17 @@ def keep_mask(fmt: ArchiveFormat, inputs: Sequence[Path]) -> tuple[int, pa.Boole
     return rows, first.take(pc.sort_indices(order))  # back to input order
 
 
-def merge_files(fmt: ArchiveFormat, inputs: Sequence[Path], output: Path) -> Merged:
+def merge_files(kind: ArchiveKind, inputs: Sequence[Path], output: Path) -> Merged:
     """Write the rows of ``inputs`` to ``output`` once each; raises ``ValueError`` when an
     input does not have the kind's columns, or when nothing would be written."""
-    rows_in, mask = keep_mask(fmt, inputs)
+    rows_in, mask = keep_mask(kind, inputs)
     rows_out = 0
     first_seq: int | None = None
     last_seq: int | None = None
     with pq.ParquetWriter(
-        output, fmt.schema, **parquet_options(fmt.schema, fmt.delta_columns)
+        output, kind.schema, **parquet_options(kind.schema, kind.delta_columns)
     ) as w:
-        for chunk in _row_groups(fmt, inputs, mask):
+        for chunk in _row_groups(kind, inputs, mask):
             seqs = pc.min_max(chunk["stream_seq"])
             low, high = seqs["min"].as_py(), seqs["max"].as_py()
             first_seq = low if first_seq is None else min(first_seq, low)
@@ -103,29 +103,30 @@ def merge_files(fmt: ArchiveFormat, inputs: Sequence[Path], output: Path) -> Mer
 
 
 def _row_groups(
-    fmt: ArchiveFormat, inputs: Sequence[Path], mask: pa.BooleanArray | None
+    kind: ArchiveKind, inputs: Sequence[Path], mask: pa.BooleanArray | None
 ) -> Iterator[pa.Table]:
     """The kept rows, in sorted chunks of at least ``ROW_GROUP_ROWS`` rows (the last fewer)."""
-    sort_keys = [(k, "ascending") for k in fmt.sort_keys]
+    schema = kind.schema
+    sort_keys = [(k, "ascending") for k in kind.sort_keys]
     held: list[pa.RecordBatch] = []
     held_rows = offset = 0
     for path in inputs:
         parquet = pq.ParquetFile(path)
-        missing = set(fmt.schema.names) - set(parquet.schema_arrow.names)
+        missing = set(schema.names) - set(parquet.schema_arrow.names)
         if missing:
             raise ValueError(f"{path.name}: no column {', '.join(sorted(missing))}")
-        for batch in parquet.iter_batches(batch_size=ROW_GROUP_ROWS, columns=fmt.schema.names):
+        for batch in parquet.iter_batches(batch_size=ROW_GROUP_ROWS, columns=schema.names):
             rows = batch.num_rows
             if mask is not None:
                 batch = batch.filter(mask.slice(offset, rows))
             offset += rows
-            held.append(batch.cast(fmt.schema))
+            held.append(batch.cast(schema))
             held_rows += batch.num_rows
             if held_rows >= ROW_GROUP_ROWS:
-                yield _sorted(held, fmt.schema, sort_keys)
+                yield _sorted(held, schema, sort_keys)
                 held, held_rows = [], 0
     if held_rows:
-        yield _sorted(held, fmt.schema, sort_keys)
+        yield _sorted(held, schema, sort_keys)
 
 
 def _sorted(

@@ -1,4 +1,4 @@
-"""Archive formats: messages → Arrow columns (values exact), rejects, Parquet round trips."""
+"""Archive rows: messages → Arrow columns (values exact), rejects, Parquet round trips."""
 
 from __future__ import annotations
 
@@ -9,16 +9,9 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from peaceland.archive.format import (
-    ALERTS_FORMAT,
-    DEADLETTER_FORMAT,
-    REPORT_SUBJECT_PREFIX,
-    REPORTS_FORMAT,
-    ArchiveFormat,
-    Received,
-    decode_parquet,
-    leaf_paths,
-)
+from peaceland.archive.kinds import ALERTS_KIND, DEADLETTER_KIND, REPORTS_KIND, ArchiveKind
+from peaceland.archive.parquet import decode_parquet, leaf_paths
+from peaceland.archive.rows import Received, RowFormat
 from peaceland.contract import REPORTS_PREFIX, Alert, encode_alert
 
 T0_NS = 1_795_000_000_123_456_789  # a JetStream timestamp, ns
@@ -46,16 +39,12 @@ def received(*items: tuple[dict[str, Any] | bytes, str], reason: str | None = No
 
 
 def on_subject(body: dict[str, Any]) -> tuple[dict[str, Any], str]:
-    return body, REPORT_SUBJECT_PREFIX + body["drone_id"]
-
-
-def test_report_subject_prefix_is_the_contracts() -> None:
-    assert REPORT_SUBJECT_PREFIX == REPORTS_PREFIX
+    return body, REPORTS_PREFIX + body["drone_id"]
 
 
 def test_report_columns_hold_the_exact_values() -> None:
     extra = report("pw-0002", ts="2026-11-28T11:00:00.5+01:00", weather={"rain": True}, n=7)
-    built = REPORTS_FORMAT.build(
+    built = REPORTS_KIND.build(
         received(on_subject(report()), on_subject(report("pw-0003", citizens=[], words=[])))
     )
     assert built.rejected == []
@@ -74,14 +63,14 @@ def test_report_columns_hold_the_exact_values() -> None:
     }
     assert rows[1]["citizens"] == []
     assert rows[1]["words"] == []
-    [row] = REPORTS_FORMAT.build(received(on_subject(extra))).batch.to_pylist()
+    [row] = REPORTS_KIND.build(received(on_subject(extra))).batch.to_pylist()
     assert row["ts"] == datetime(2026, 11, 28, 10, 0, 0, 500000, tzinfo=UTC)  # in UTC
     assert row["report_id"] == "pw-0002:2026-11-28T11:00:00.5+01:00"  # ts as sent
     assert json.loads(row["extra"]) == {"weather": {"rain": True}, "n": 7}
 
 
 def test_schema_types_are_what_the_views_expect() -> None:
-    schema = REPORTS_FORMAT.schema
+    schema = REPORTS_KIND.schema
     assert str(schema.field("ts").type) == "timestamp[us, tz=UTC]"
     assert str(schema.field("citizens").type) == (
         "list<item: struct<name: string, peacescore: int32>>"
@@ -98,7 +87,7 @@ def test_schema_types_are_what_the_views_expect() -> None:
         "extra",
         "received_at",
     ]
-    assert ALERTS_FORMAT.schema.names[:11] == list(Alert.__struct_fields__)
+    assert ALERTS_KIND.schema.names[:11] == list(Alert.__struct_fields__)
     assert leaf_paths(schema)[5:8] == [
         "citizens.list.element.name",
         "citizens.list.element.peacescore",
@@ -107,7 +96,7 @@ def test_schema_types_are_what_the_views_expect() -> None:
 
 
 def test_invalid_reports_are_rejected_with_the_reason_and_the_rest_kept() -> None:
-    built = REPORTS_FORMAT.build(
+    built = REPORTS_KIND.build(
         received(
             on_subject(report()),
             (b"not json", "peaceland.reports.pw-0001"),
@@ -131,11 +120,9 @@ def test_a_value_arrow_cannot_take_is_isolated_not_the_whole_batch() -> None:
     def columns(items: list[Any], got: Received, kept: list[int]) -> list[pa.Array]:
         return [pa.array(items, pa.int8()), pa.array([got.seqs[i] for i in kept], pa.int64())]
 
-    fmt = ArchiveFormat(
+    fmt = RowFormat(
         kind="deadletter",
         schema=pa.schema([("value", pa.int8()), ("stream_seq", pa.int64())]),
-        time_column="received_at",
-        sort_keys=("stream_seq",),
         decode=lambda payload, subject: int(payload),
         columns=columns,
     )
@@ -173,7 +160,7 @@ def test_alerts_keep_every_field_and_reject_what_is_not_an_alert() -> None:
     got = Received()
     got.append(encode_alert(alert), 5, T0_NS, "peaceland.alerts.pw-0001", None)
     got.append(b'{"alert_id": 1}', 6, T0_NS, "peaceland.alerts.pw-0001", None)
-    built = ALERTS_FORMAT.build(got)
+    built = ALERTS_KIND.build(got)
     [row] = built.batch.to_pylist()
     assert row["raised_at"] == datetime(2026, 11, 28, 10, 15, 0, 250000, tzinfo=UTC)
     assert {k: row[k] for k in ("alert_id", "citizen", "peacescore", "severity", "words")} == {
@@ -191,7 +178,7 @@ def test_alerts_keep_every_field_and_reject_what_is_not_an_alert() -> None:
 def test_dead_letters_keep_the_raw_bytes_and_the_reason() -> None:
     raw = b"\xff\x00 not even utf-8"
     got = received((raw, "peaceland.deadletter.gateway"), reason="not valid UTF-8")
-    [row] = DEADLETTER_FORMAT.build(got).batch.to_pylist()
+    [row] = DEADLETTER_KIND.build(got).batch.to_pylist()
     assert row["payload"] == raw
     assert (row["source"], row["reason"], row["subject"]) == (
         "gateway",
@@ -201,24 +188,24 @@ def test_dead_letters_keep_the_raw_bytes_and_the_reason() -> None:
 
 
 def test_parquet_round_trip_keeps_schema_and_values() -> None:
-    built = REPORTS_FORMAT.build(
+    built = REPORTS_KIND.build(
         received(on_subject(report()), on_subject(report("pw-0002", extra_field=[1, 2])))
     )
     table = pa.Table.from_batches([built.batch])
-    data = REPORTS_FORMAT.to_parquet(table)
+    data = REPORTS_KIND.to_parquet(table)
     assert data[:4] == b"PAR1"
     back = decode_parquet(data)
-    assert back.schema.equals(REPORTS_FORMAT.schema)
+    assert back.schema.equals(REPORTS_KIND.schema)
     assert back.to_pylist() == table.to_pylist()
 
 
 def test_empty_input_builds_an_empty_batch() -> None:
-    built = REPORTS_FORMAT.build(Received())
+    built = REPORTS_KIND.build(Received())
     assert built.batch.num_rows == 0
-    assert built.batch.schema.equals(REPORTS_FORMAT.schema)
+    assert built.batch.schema.equals(REPORTS_KIND.schema)
 
 
-@pytest.mark.parametrize("fmt", [REPORTS_FORMAT, ALERTS_FORMAT, DEADLETTER_FORMAT])
-def test_every_format_has_the_columns_naming_and_partitioning_need(fmt: ArchiveFormat) -> None:
+@pytest.mark.parametrize("fmt", [REPORTS_KIND, ALERTS_KIND, DEADLETTER_KIND])
+def test_every_format_has_the_columns_naming_and_partitioning_need(fmt: ArchiveKind) -> None:
     for name in ("stream_seq", "received_at", fmt.time_column, *fmt.sort_keys):
         assert name in fmt.schema.names

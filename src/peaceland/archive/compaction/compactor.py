@@ -3,16 +3,16 @@
     compact(store, kinds, options, now) -> list[KindResult]
     readable_keys(store, kind)                       what a reader should read, now
 
-For each kind: read the manifests and list the objects (``archive_compaction.data_prefix``),
-plan (``archive_compaction.plan_compaction``, pure), then
+For each kind: read the manifests and list the objects (``plan.data_prefix``),
+plan (``plan.plan_compaction``, pure), then
 
 1. **retire**: delete the inputs of the manifests that are due, then the manifests;
 2. **merge** each group: download its inputs to a temporary directory, merge them
-   (``archive_merge.merge_files``), upload the output, then write its manifest.
+   (``merge.merge_files``), upload the output, then write its manifest.
 
 The order of these steps, and why readers never miss a report nor see one twice, is explained
-in ``peaceland.archive_compaction``. Groups run one at a time: local disk holds one group's
-inputs and its output (about twice ``target_bytes``), memory what ``archive_merge`` says.
+in ``compaction.plan``. Groups run one at a time: local disk holds one group's
+inputs and its output (about twice ``target_bytes``), memory what ``merge`` says.
 Errors of the store are raised (``StoreError``); what was done before stays correct, and the
 next run takes up the rest.
 """
@@ -31,7 +31,8 @@ from typing import Protocol
 import msgspec
 import pyarrow as pa
 
-from peaceland.archive.compaction import (
+from peaceland.archive.compaction.merge import merge_files
+from peaceland.archive.compaction.plan import (
     CompactionPolicy,
     Group,
     Manifest,
@@ -44,9 +45,7 @@ from peaceland.archive.compaction import (
     plan_compaction,
     readable,
 )
-from peaceland.archive.format import FORMATS
-from peaceland.archive.layout import KINDS, Kind
-from peaceland.archive.merge import merge_files
+from peaceland.archive.kinds import ARCHIVE_KINDS, KINDS, Kind
 from peaceland.contract import StoreError
 from peaceland.storage import ManagedStore
 
@@ -144,7 +143,7 @@ async def readable_keys(
     store: ManagedStore, kind: Kind, key_prefix: str = "", day: date | None = None
 ) -> list[str]:
     """The objects of ``kind`` a reader should read now (manifests first, then the listing:
-    see ``archive_compaction``); read them within ``delete_after_s``."""
+    see ``compaction.plan``); read them within ``delete_after_s``."""
     manifests = await load_manifests(store, kind, key_prefix, day)
     listing = await store.list(data_prefix(kind, key_prefix, day))
     return readable([o.key for o in listing], manifests.values())
@@ -209,7 +208,7 @@ async def _merge_group(
     result: KindResult,
 ) -> bool:
     """Merge one group; False when its objects cannot be merged (logged, left as they are)."""
-    fmt = FORMATS[group.partition.kind]
+    kind = ARCHIVE_KINDS[group.partition.kind]
     prefix = options.key_prefix
     with tempfile.TemporaryDirectory(prefix="peaceland-compact-", dir=options.workdir) as tmp:
         folder = Path(tmp)
@@ -227,7 +226,7 @@ async def _merge_group(
                 tasks.create_task(fetch(obj.key, path, obj.size))
         out = folder / "out.parquet"
         try:
-            merged = await asyncio.to_thread(merge_files, fmt, paths, out)
+            merged = await asyncio.to_thread(merge_files, kind, paths, out)
         except (ValueError, pa.ArrowException) as exc:  # not an archive object after all
             log.error(
                 "%s: %d objects not merged: %s", group.partition.path(prefix), len(paths), exc
@@ -238,7 +237,7 @@ async def _merge_group(
         await store.upload(key, out)
         size = out.stat().st_size
     manifest = Manifest(
-        kind=fmt.kind,
+        kind=kind.name,
         output=key,
         inputs=group.keys,
         compacted_at=now(),

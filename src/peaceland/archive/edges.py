@@ -1,0 +1,55 @@
+"""The pipeline's edges, as small interfaces: where messages come from and where dead letters
+go. JetStream implements them in production (``stream.PullSource``, the archiver's
+``JetStreamDeadLetters``); ``MemoryDeadLetters`` and the stream package's in-memory twins
+stand in for them in unit tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from peaceland.stream import ACK, OutMessage
+
+
+class Delivered(Protocol):
+    """A fetched message (``nats.aio.msg.Msg`` is one)."""
+
+    @property
+    def subject(self) -> str: ...
+    @property
+    def reply(self) -> str: ...
+    @property
+    def data(self) -> bytes: ...
+    @property
+    def headers(self) -> dict[str, str] | None: ...
+
+
+class Source(Protocol):
+    """Where messages come from and are settled (``peaceland.pull.PullSource`` is one)."""
+
+    async def fetch(self, batch: int, max_wait_s: float, max_bytes: int) -> Sequence[Delivered]:
+        """Up to ``batch`` messages and about ``max_bytes``, within ``max_wait_s``."""
+        ...
+
+    async def settle(self, replies: Sequence[str], verdict: bytes = ACK) -> bool: ...
+
+
+class DeadLetterSink(Protocol):
+    async def publish(self, messages: Sequence[OutMessage]) -> list[bool]:
+        """Publish; per message, in order, whether the stream stored it."""
+        ...
+
+
+class MemoryDeadLetters:
+    """The in-memory twin of the dead letter stream, for tests; ``failing`` refuses all."""
+
+    def __init__(self) -> None:
+        self.messages: list[OutMessage] = []
+        self.failing = False
+
+    async def publish(self, messages: Sequence[OutMessage]) -> list[bool]:
+        if self.failing:
+            return [False] * len(messages)
+        self.messages.extend(messages)
+        return [True] * len(messages)
