@@ -11,16 +11,19 @@ from peaceland.archive.batching import FlushPolicy
 from peaceland.archive.compaction import CompactionPolicy, Plan
 from peaceland.archive.compactor import CompactOptions, KindResult, compact
 from peaceland.archive.format import ALERTS_SCHEMA, REPORTS_SCHEMA
+from peaceland.archive.layout import KINDS, Kind
 from peaceland.archive.pipeline import PipelineOptions
 from peaceland.archive.status import archive_status
 
 __all__ = [
     "ALERTS_SCHEMA",
+    "KINDS",
     "REPORTS_SCHEMA",
     "ArchiverOptions",
     "CompactOptions",
     "CompactionPolicy",
     "FlushPolicy",
+    "Kind",
     "KindResult",
     "PipelineOptions",
     "Plan",
