@@ -70,7 +70,7 @@ import duckdb
 import pyarrow as pa
 
 from peaceland.archive import ALERTS_SCHEMA, REPORTS_SCHEMA
-from peaceland.config import Endpoints, Settings, load_settings, resolve_endpoints
+from peaceland.config import S3Location, Settings, load_settings, resolve_s3_endpoints
 from peaceland.contract import ConfigError, StoreError
 
 from .timerange import ScanPlan, TimeRange, folder, scan_plan
@@ -120,7 +120,7 @@ VIEWS: Final = ("reports", "sightings", "alerts")
 class Archive:
     """Where the archive is: a bucket on an S3 server, and the key prefix the archiver used."""
 
-    endpoints: Endpoints
+    endpoints: S3Location
     key_prefix: str = ""
 
     @property
@@ -133,17 +133,15 @@ class Archive:
 
 
 def archive_from(
-    source: Settings | Endpoints | Archive | None = None, key_prefix: str = ""
+    source: Settings | S3Location | Archive | None = None, key_prefix: str = ""
 ) -> Archive:
     """The archive of ``source``; ``None`` reads the settings from the environment."""
     if isinstance(source, Archive):
         return dataclasses.replace(source, key_prefix=key_prefix or source.key_prefix)
-    if isinstance(source, Endpoints):
-        return Archive(source, key_prefix)
-    settings = source if source is not None else load_settings()
-    # Analytics needs S3 alone: a placeholder NATS URL lets an S3-only setup resolve.
-    placeholder = dataclasses.replace(settings, nats_url=settings.nats_url or "nats://unused")
-    return Archive(resolve_endpoints(placeholder), key_prefix)
+    if source is None or isinstance(source, Settings):
+        # Analytics reads S3 alone: an S3-only setup needs no NATS.
+        return Archive(resolve_s3_endpoints(source or load_settings()), key_prefix)
+    return Archive(source, key_prefix)
 
 
 def httpfs_path() -> Path:
@@ -241,7 +239,7 @@ def spill_directory() -> Path:
 
 
 def connect(
-    source: Settings | Endpoints | Archive | None = None,
+    source: Settings | S3Location | Archive | None = None,
     *,
     key_prefix: str = "",
     since: datetime | None = None,
@@ -364,7 +362,7 @@ def lock_down(con: duckdb.DuckDBPyConnection, archive: Archive) -> None:
         con.execute(f"SET {setting}")
 
 
-def secret_sql(endpoints: Endpoints, name: str = "peaceland_s3") -> str:
+def secret_sql(endpoints: S3Location, name: str = "peaceland_s3") -> str:
     """``CREATE SECRET`` for the bucket: path-style URLs, SSL as the endpoint's scheme."""
     url = urlsplit(endpoints.s3_endpoint)
     if url.scheme not in ("http", "https") or not url.netloc:

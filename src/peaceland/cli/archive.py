@@ -158,14 +158,13 @@ def archive_compact_command(
       peaceland archive compact --date 2026-11-27 --kind reports
     """
     import asyncio
-    import dataclasses
     import json
 
     from rich.console import Console
 
     from peaceland.archive import CompactionPolicy, CompactOptions, compact
     from peaceland.cli.compaction_view import progress_bar, results_json, results_table
-    from peaceland.config import resolve_endpoints
+    from peaceland.config import resolve_s3_endpoints
     from peaceland.runtime import setup_logging
     from peaceland.storage import S3Store
 
@@ -186,9 +185,7 @@ def archive_compact_command(
         day=day.date() if day is not None else None,
         dry_run=dry_run,
     )
-    # Compaction needs S3 alone: a placeholder NATS URL lets an S3-only setup resolve.
-    s3_only = dataclasses.replace(settings, nats_url=settings.nats_url or "nats://unused")
-    store = S3Store.connect(resolve_endpoints(s3_only))
+    store = S3Store.connect(resolve_s3_endpoints(settings))  # compaction needs S3 alone
     try:
         with progress_bar(not as_json) as bar:
             results = asyncio.run(compact(store, kinds or ARCHIVE_KINDS, options, progress=bar))
