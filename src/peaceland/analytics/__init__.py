@@ -21,7 +21,7 @@ from peaceland.analytics.catalog import (
     one_line,
     open_duckdb,
 )
-from peaceland.analytics.output import to_json, write_result
+from peaceland.analytics.output import FORMATS, Format, to_json, write_result
 from peaceland.analytics.plots import plot_result
 from peaceland.analytics.stats import DEFAULT_PARAMS
 
@@ -33,9 +33,11 @@ __all__ = [
     "DEFAULT_MEMORY_LIMIT",
     "DEFAULT_PARAMS",
     "DEFAULT_SPILL_LIMIT",
+    "FORMATS",
     "STATS",
     "Archive",
     "Confinement",
+    "Format",
     "Result",
     "Stat",
     "TimeRange",

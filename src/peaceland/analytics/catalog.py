@@ -67,7 +67,7 @@ from urllib.parse import urlsplit
 
 import duckdb
 
-from peaceland.config import Endpoints, Settings, load_settings, resolve_endpoints
+from peaceland.config import S3Location, Settings, load_settings, resolve_s3_endpoints
 from peaceland.contract import ConfigError, StoreError
 
 from .timerange import TimeRange
@@ -81,7 +81,7 @@ DEFAULT_REGION: Final = "us-east-1"
 class Archive:
     """Where the archive is: a bucket on an S3 server, and the key prefix the archiver used."""
 
-    endpoints: Endpoints
+    endpoints: S3Location
     key_prefix: str = ""
 
     @property
@@ -94,17 +94,15 @@ class Archive:
 
 
 def archive_from(
-    source: Settings | Endpoints | Archive | None = None, key_prefix: str = ""
+    source: Settings | S3Location | Archive | None = None, key_prefix: str = ""
 ) -> Archive:
     """The archive of ``source``; ``None`` reads the settings from the environment."""
     if isinstance(source, Archive):
         return dataclasses.replace(source, key_prefix=key_prefix or source.key_prefix)
-    if isinstance(source, Endpoints):
-        return Archive(source, key_prefix)
-    settings = source if source is not None else load_settings()
-    # Analytics needs S3 alone: a placeholder NATS URL lets an S3-only setup resolve.
-    placeholder = dataclasses.replace(settings, nats_url=settings.nats_url or "nats://unused")
-    return Archive(resolve_endpoints(placeholder), key_prefix)
+    if source is None or isinstance(source, Settings):
+        # Analytics reads S3 alone: an S3-only setup needs no NATS.
+        return Archive(resolve_s3_endpoints(source or load_settings()), key_prefix)
+    return Archive(source, key_prefix)
 
 
 def httpfs_path() -> Path:
@@ -202,7 +200,7 @@ def spill_directory() -> Path:
 
 
 def connect(
-    source: Settings | Endpoints | Archive | None = None,
+    source: Settings | S3Location | Archive | None = None,
     *,
     key_prefix: str = "",
     since: datetime | None = None,
@@ -325,7 +323,7 @@ def lock_down(con: duckdb.DuckDBPyConnection, archive: Archive) -> None:
         con.execute(f"SET {setting}")
 
 
-def secret_sql(endpoints: Endpoints, name: str = "peaceland_s3") -> str:
+def secret_sql(endpoints: S3Location, name: str = "peaceland_s3") -> str:
     """``CREATE SECRET`` for the bucket: path-style URLs, SSL as the endpoint's scheme."""
     url = urlsplit(endpoints.s3_endpoint)
     if url.scheme not in ("http", "https") or not url.netloc:

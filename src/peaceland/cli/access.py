@@ -9,27 +9,21 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import click
 import msgspec
 from nats.js import JetStreamContext
 
 from peaceland.access import Role, TokenRecord, TokenStore
+from peaceland.cli.options import DATA_DIR_OPTION, settings_from
 
 T = TypeVar("T")
 
 ROLE_CHOICE = click.Choice([r.value for r in Role])
 
 
-def _data_dir_option(func: Any) -> Any:
-    from peaceland.cli.app import DATA_DIR_OPTION
-
-    return DATA_DIR_OPTION(func)
-
-
 def _nats_url(data_dir: Path | None) -> str:
-    from peaceland.cli.app import settings_from
     from peaceland.config import resolve_endpoints
 
     return resolve_endpoints(settings_from(data_dir=data_dir)).nats_url
@@ -57,7 +51,7 @@ def drone_group() -> None:
 
 
 @drone_group.command("enroll")
-@_data_dir_option
+@DATA_DIR_OPTION
 @click.argument("drone_id")
 @click.option("--json", "as_json", is_flag=True, help="Print the credentials as JSON.")
 def drone_enroll_command(data_dir: Path | None, drone_id: str, as_json: bool) -> None:
@@ -70,7 +64,6 @@ def drone_enroll_command(data_dir: Path | None, drone_id: str, as_json: bool) ->
     Example:
       peaceland drone enroll pw-0042
     """
-    from peaceland.cli.app import settings_from
     from peaceland.servers import services
 
     creds = services.enroll_drone(settings_from(data_dir=data_dir), drone_id)
@@ -94,7 +87,7 @@ def token_group() -> None:
 
 
 @token_group.command("create")
-@_data_dir_option
+@DATA_DIR_OPTION
 @click.option("--role", type=ROLE_CHOICE, required=True, help="What the token may do.")
 @click.option(
     "--drone",
@@ -130,7 +123,7 @@ def token_create_command(data_dir: Path | None, role: str, drone_id: str | None,
 
 
 @token_group.command("list")
-@_data_dir_option
+@DATA_DIR_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def token_list_command(data_dir: Path | None, as_json: bool) -> None:
     """The tokens: name, role, who created them and when (never the tokens)."""
@@ -150,7 +143,7 @@ def token_list_command(data_dir: Path | None, as_json: bool) -> None:
 
 
 @token_group.command("revoke")
-@_data_dir_option
+@DATA_DIR_OPTION
 @click.argument("name")
 def token_revoke_command(data_dir: Path | None, name: str) -> None:
     """Revoke a token by name: refused everywhere within seconds."""
@@ -167,7 +160,7 @@ def token_revoke_command(data_dir: Path | None, name: str) -> None:
 
 
 @click.command("audit")
-@_data_dir_option
+@DATA_DIR_OPTION
 @click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def audit_command(data_dir: Path | None, limit: int, as_json: bool) -> None:

@@ -1,10 +1,14 @@
-"""Settings, read once at the entry point, and the ``services.json`` state file.
+"""Settings: one typed object, read once at the entry point.
 
-Precedence, highest first: ``PEACELAND_*`` environment variables, then ``peaceland.toml``
-(in the working directory, or the file named by ``PEACELAND_CONFIG``), then defaults.
-When ``nats_url`` / ``s3_endpoint`` are set, those external servers are used and nothing is
-started for them; otherwise the endpoints come from ``<data_dir>/services.json`` written by
-``peaceland up``.
+Precedence, highest first: CLI options, ``PEACELAND_*`` environment variables, then
+``peaceland.toml`` (in the working directory, or the file named by ``PEACELAND_CONFIG``),
+then defaults. When ``nats_url`` / ``s3_endpoint`` are set, those external servers are used
+and nothing is started for them; otherwise the endpoints come from ``<data_dir>/services.json``
+written by ``peaceland up`` (``config/endpoints.py``).
+
+Each field of ``Settings`` is declared once, with its variable and its parser
+(``setting(env, parse, default)``): the environment, the file and the options all read that
+one table, and mypy checks each parser against its field's type.
 """
 
 from __future__ import annotations
@@ -14,11 +18,14 @@ import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Final, TypeVar, overload
 
-import msgspec
+from peaceland.config import parsing
+from peaceland.config.parsing import Parser
+from peaceland.config.secret import Secret, secret
+from peaceland.contract import ConfigError
 
-from peaceland.contract import ConfigError, NotRunningError
+T = TypeVar("T")
 
 DEFAULT_DATA_DIR = Path(".peaceland")
 DEFAULT_BUCKET = "peaceland"
@@ -28,7 +35,6 @@ DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
 # Requests per second and burst per client on /api/v1/* (docs/operations.md, "HTTP controls").
 DEFAULT_RATE_LIMIT_PER_S = 5000.0
 DEFAULT_RATE_LIMIT_BURST = 10_000
-SERVICES_FILE = "services.json"
 # Archive flushes: a batch is written at this many rows or payload bytes, or at this age
 # (seconds), whichever comes first; a report is queryable within about 12 s.
 DEFAULT_ARCHIVE_MAX_ROWS = 100_000
@@ -40,217 +46,114 @@ DEFAULT_COMPACT_TARGET_BYTES = 128 * 1024 * 1024
 DEFAULT_COMPACT_GRACE_S = 2 * 3600.0
 DEFAULT_COMPACT_DELETE_AFTER_S = 15 * 60.0
 
+#: The file named here is read instead of ``./peaceland.toml``.
+CONFIG_ENV: Final = "PEACELAND_CONFIG"
+CONFIG_FILE: Final = "peaceland.toml"
 
-class Secret:
-    """A string that never shows itself in logs, reprs or tracebacks."""
+_PORT = parsing.integer(0, 65535, "port must be within 0..65535")
+_AT_LEAST_1 = parsing.integer(1, None, "must be at least 1")
+_SECONDS = parsing.seconds(zero_ok=True)
+_POSITIVE_SECONDS = parsing.seconds(zero_ok=False)
 
-    __slots__ = ("_value",)
 
-    def __init__(self, value: str) -> None:
-        self._value = value
+@dataclasses.dataclass(frozen=True, slots=True)
+class SettingField:
+    """One row of the table: a field of ``Settings``, its variable and its parser."""
 
-    def reveal(self) -> str:
-        return self._value
+    name: str
+    env: str
+    parse: Parser[Any]
 
-    def masked(self) -> str:
-        """The first four characters, enough to tell two secrets apart."""
-        return self._value[:4] + "…" if self._value else ""
 
-    def __repr__(self) -> str:
-        return "Secret('********')"
-
-    __str__ = __repr__
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(self._value)
+@overload
+def setting(env: str, parse: Parser[T], default: T) -> T: ...
+@overload
+def setting(env: str, parse: Parser[T]) -> T | None: ...
+def setting(env: str, parse: Parser[T], default: T | None = None) -> T | None:
+    """A field of ``Settings`` read from ``env`` (and ``peaceland.toml``) with ``parse``."""
+    return dataclasses.field(default=default, metadata={"env": env, "parse": parse})
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Settings:
-    data_dir: Path = DEFAULT_DATA_DIR
-    nats_url: str | None = None
+    data_dir: Path = setting("PEACELAND_DATA_DIR", parsing.path, DEFAULT_DATA_DIR)
+    nats_url: str | None = setting("PEACELAND_NATS_URL", parsing.text)
     #: With an external ``nats_url``: the credentials drones' publishers use (default: nats_url).
-    drone_nats_url: str | None = None
-    s3_endpoint: str | None = None
-    s3_bucket: str = DEFAULT_BUCKET
-    s3_access_key: str | None = None
-    s3_secret_key: Secret | None = None
-    alert_threshold: int = DEFAULT_ALERT_THRESHOLD
-    http_host: str = "127.0.0.1"
-    http_port: int = DEFAULT_HTTP_PORT
-    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
-    log_level: str = "INFO"
+    drone_nats_url: str | None = setting("PEACELAND_DRONE_NATS_URL", parsing.text)
+    s3_endpoint: str | None = setting("PEACELAND_S3_ENDPOINT", parsing.text)
+    s3_bucket: str = setting("PEACELAND_S3_BUCKET", parsing.text, DEFAULT_BUCKET)
+    s3_access_key: str | None = setting("PEACELAND_S3_ACCESS_KEY", parsing.text)
+    s3_secret_key: Secret | None = setting("PEACELAND_S3_SECRET_KEY", secret)
+    alert_threshold: int = setting(
+        "PEACELAND_ALERT_THRESHOLD",
+        parsing.integer(0, 101, "alert threshold must be within 0..101"),
+        DEFAULT_ALERT_THRESHOLD,
+    )
+    http_host: str = setting("PEACELAND_HTTP_HOST", parsing.text, "127.0.0.1")
+    http_port: int = setting("PEACELAND_HTTP_PORT", _PORT, DEFAULT_HTTP_PORT)
+    max_body_bytes: int = setting(
+        "PEACELAND_MAX_BODY_BYTES",
+        parsing.integer(65536, None, "body limit must be at least 65536 bytes"),
+        DEFAULT_MAX_BODY_BYTES,
+    )
+    log_level: str = setting("PEACELAND_LOG_LEVEL", parsing.text, "INFO")
     #: ``text``, or ``json`` for one JSON object per line (log shippers).
-    log_format: str = "text"
+    log_format: str = setting("PEACELAND_LOG_FORMAT", parsing.text, "text")
     #: Where the alerter, archiver and webhooks serve /metrics; None: not served.
-    metrics_port: int | None = None
-    archive_max_rows: int = DEFAULT_ARCHIVE_MAX_ROWS
-    archive_max_bytes: int = DEFAULT_ARCHIVE_MAX_BYTES
-    archive_max_age_s: float = DEFAULT_ARCHIVE_MAX_AGE_S
-    compact_target_bytes: int = DEFAULT_COMPACT_TARGET_BYTES
-    compact_grace_s: float = DEFAULT_COMPACT_GRACE_S
-    compact_delete_after_s: float = DEFAULT_COMPACT_DELETE_AFTER_S
+    metrics_port: int | None = setting("PEACELAND_METRICS_PORT", _PORT)
+    archive_max_rows: int = setting(
+        "PEACELAND_ARCHIVE_MAX_ROWS", _AT_LEAST_1, DEFAULT_ARCHIVE_MAX_ROWS
+    )
+    archive_max_bytes: int = setting(
+        "PEACELAND_ARCHIVE_MAX_BYTES", _AT_LEAST_1, DEFAULT_ARCHIVE_MAX_BYTES
+    )
+    archive_max_age_s: float = setting(
+        "PEACELAND_ARCHIVE_MAX_AGE", _POSITIVE_SECONDS, DEFAULT_ARCHIVE_MAX_AGE_S
+    )
+    compact_target_bytes: int = setting(
+        "PEACELAND_COMPACT_TARGET_BYTES", _AT_LEAST_1, DEFAULT_COMPACT_TARGET_BYTES
+    )
+    compact_grace_s: float = setting("PEACELAND_COMPACT_GRACE", _SECONDS, DEFAULT_COMPACT_GRACE_S)
+    compact_delete_after_s: float = setting(
+        "PEACELAND_COMPACT_DELETE_AFTER", _SECONDS, DEFAULT_COMPACT_DELETE_AFTER_S
+    )
     #: Endpoints that receive every alert as signed JSON (``peaceland webhooks``).
-    webhook_urls: tuple[str, ...] = ()
+    webhook_urls: tuple[str, ...] = setting("PEACELAND_WEBHOOK_URLS", parsing.webhook_urls, ())
     #: Key of the ``Peaceland-Signature`` HMAC-SHA256 header of webhook deliveries.
-    webhook_secret: Secret | None = None
+    webhook_secret: Secret | None = setting("PEACELAND_WEBHOOK_SECRET", secret)
     #: Map tiles for the dashboard, e.g. ``https://tiles.example/{z}/{x}/{y}.png``; without it
     #: the map shows the country outlines shipped with the product (works offline).
-    map_tiles_url: str | None = None
+    map_tiles_url: str | None = setting("PEACELAND_MAP_TILES_URL", parsing.tiles_url)
     #: Token bucket per client on /api/v1/*; 0 in either switches the limit off.
-    rate_limit_per_s: float = DEFAULT_RATE_LIMIT_PER_S
-    rate_limit_burst: int = DEFAULT_RATE_LIMIT_BURST
+    rate_limit_per_s: float = setting(
+        "PEACELAND_RATE_LIMIT_PER_S", parsing.rate, DEFAULT_RATE_LIMIT_PER_S
+    )
+    rate_limit_burst: int = setting(
+        "PEACELAND_RATE_LIMIT_BURST",
+        parsing.integer(0, None, "must be 0 (no limit) or more"),
+        DEFAULT_RATE_LIMIT_BURST,
+    )
     #: PEM certificate chain and private key: the gateway serves HTTPS (both or neither).
-    http_tls_cert: Path | None = None
-    http_tls_key: Path | None = None
+    http_tls_cert: Path | None = setting("PEACELAND_HTTP_TLS_CERT", parsing.path)
+    http_tls_key: Path | None = setting("PEACELAND_HTTP_TLS_KEY", parsing.path)
     #: The embedded nats-server's certificate and key: clients must then use TLS (both or
     #: neither); ``nats_tls_ca``: the authority clients trust for NATS (else the system's).
-    nats_tls_cert: Path | None = None
-    nats_tls_key: Path | None = None
-    nats_tls_ca: Path | None = None
+    nats_tls_cert: Path | None = setting("PEACELAND_NATS_TLS_CERT", parsing.path)
+    nats_tls_key: Path | None = setting("PEACELAND_NATS_TLS_KEY", parsing.path)
+    nats_tls_ca: Path | None = setting("PEACELAND_NATS_TLS_CA", parsing.path)
 
 
-_ENV_FIELDS: dict[str, str] = {
-    "PEACELAND_DATA_DIR": "data_dir",
-    "PEACELAND_NATS_URL": "nats_url",
-    "PEACELAND_DRONE_NATS_URL": "drone_nats_url",
-    "PEACELAND_S3_ENDPOINT": "s3_endpoint",
-    "PEACELAND_S3_BUCKET": "s3_bucket",
-    "PEACELAND_S3_ACCESS_KEY": "s3_access_key",
-    "PEACELAND_S3_SECRET_KEY": "s3_secret_key",
-    "PEACELAND_ALERT_THRESHOLD": "alert_threshold",
-    "PEACELAND_HTTP_HOST": "http_host",
-    "PEACELAND_HTTP_PORT": "http_port",
-    "PEACELAND_MAX_BODY_BYTES": "max_body_bytes",
-    "PEACELAND_LOG_LEVEL": "log_level",
-    "PEACELAND_LOG_FORMAT": "log_format",
-    "PEACELAND_METRICS_PORT": "metrics_port",
-    "PEACELAND_ARCHIVE_MAX_ROWS": "archive_max_rows",
-    "PEACELAND_ARCHIVE_MAX_BYTES": "archive_max_bytes",
-    "PEACELAND_ARCHIVE_MAX_AGE": "archive_max_age_s",
-    "PEACELAND_COMPACT_TARGET_BYTES": "compact_target_bytes",
-    "PEACELAND_COMPACT_GRACE": "compact_grace_s",
-    "PEACELAND_COMPACT_DELETE_AFTER": "compact_delete_after_s",
-    "PEACELAND_WEBHOOK_URLS": "webhook_urls",
-    "PEACELAND_WEBHOOK_SECRET": "webhook_secret",
-    "PEACELAND_MAP_TILES_URL": "map_tiles_url",
-    "PEACELAND_RATE_LIMIT_PER_S": "rate_limit_per_s",
-    "PEACELAND_RATE_LIMIT_BURST": "rate_limit_burst",
-    "PEACELAND_HTTP_TLS_CERT": "http_tls_cert",
-    "PEACELAND_HTTP_TLS_KEY": "http_tls_key",
-    "PEACELAND_NATS_TLS_CERT": "nats_tls_cert",
-    "PEACELAND_NATS_TLS_KEY": "nats_tls_key",
-    "PEACELAND_NATS_TLS_CA": "nats_tls_ca",
-}
-_INT_FIELDS = {
-    "alert_threshold",
-    "http_port",
-    "metrics_port",
-    "max_body_bytes",
-    "archive_max_rows",
-    "archive_max_bytes",
-    "compact_target_bytes",
-    "rate_limit_burst",
-}
-_POSITIVE_FIELDS = {
-    "archive_max_rows",
-    "archive_max_bytes",
-    "archive_max_age_s",
-    "compact_target_bytes",
-}
-_PATH_FIELDS = {
-    "data_dir",
-    "http_tls_cert",
-    "http_tls_key",
-    "nats_tls_cert",
-    "nats_tls_key",
-    "nats_tls_ca",
-}
-#: Durations in seconds; those of ``_POSITIVE_FIELDS`` must be more than 0, the others may be 0.
-_SECONDS_FIELDS = {"archive_max_age_s", "compact_grace_s", "compact_delete_after_s"}
-
-
-def _coerce(name: str, raw: Any, origin: str) -> Any:
-    if name in _PATH_FIELDS:
-        return Path(str(raw))
-    if name == "rate_limit_per_s":
-        try:
-            rate = float(raw)
-        except (TypeError, ValueError):
-            raise ConfigError(f"{origin}: {raw!r} is not a number of requests per second") from None
-        if not 0 <= rate < float("inf"):
-            raise ConfigError(f"{origin}: must be 0 (no limit) or a positive number, got {raw!r}")
-        return rate
-    if name in ("s3_secret_key", "webhook_secret"):
-        return Secret(str(raw))
-    if name == "webhook_urls":
-        return _webhook_urls(raw, origin)
-    if name == "map_tiles_url":
-        return _tiles_url(raw, origin)
-    if name in _SECONDS_FIELDS:
-        try:
-            seconds = float(raw)
-        except (TypeError, ValueError):
-            raise ConfigError(f"{origin}: {raw!r} is not a number of seconds") from None
-        if name not in _POSITIVE_FIELDS and seconds == 0:
-            return seconds
-        if not seconds > 0 or seconds == float("inf"):
-            least = "a positive" if name in _POSITIVE_FIELDS else "0 or a positive"
-            raise ConfigError(f"{origin}: must be {least} number of seconds, got {raw!r}")
-        return seconds
-    if name in _INT_FIELDS:
-        try:
-            value = int(raw)
-        except (TypeError, ValueError):
-            raise ConfigError(f"{origin}: {raw!r} is not an integer") from None
-        if name == "alert_threshold" and not 0 <= value <= 101:
-            raise ConfigError(f"{origin}: alert threshold must be within 0..101, got {value}")
-        if name in ("http_port", "metrics_port") and not 0 <= value <= 65535:
-            raise ConfigError(f"{origin}: port must be within 0..65535, got {value}")
-        if name == "max_body_bytes" and value < 65536:
-            raise ConfigError(f"{origin}: body limit must be at least 65536 bytes, got {value}")
-        if name in _POSITIVE_FIELDS and value < 1:
-            raise ConfigError(f"{origin}: must be at least 1, got {value}")
-        if name == "rate_limit_burst" and value < 0:
-            raise ConfigError(f"{origin}: must be 0 (no limit) or more, got {value}")
-        return value
-    if not isinstance(raw, str):
-        raise ConfigError(f"{origin}: expected a string, got {raw!r}")
-    return raw
-
-
-def _webhook_urls(raw: Any, origin: str) -> tuple[str, ...]:
-    """Comma-separated in the environment, a list (or that string) in ``peaceland.toml``."""
-    items = raw.split(",") if isinstance(raw, str) else raw
-    if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
-        raise ConfigError(f"{origin}: expected comma-separated URLs, got {raw!r}")
-    urls: list[str] = []
-    for item in (i.strip() for i in items):
-        if not item:
-            continue
-        scheme, sep, rest = item.partition("://")
-        if scheme.lower() not in ("http", "https") or not sep or not rest.split("/")[0]:
-            raise ConfigError(f"{origin}: {item!r} is not an http:// or https:// URL")
-        if item not in urls:
-            urls.append(item)
-    return tuple(urls)
-
-
-def _tiles_url(raw: Any, origin: str) -> str:
-    """An http(s) tile URL template with ``{z}``, ``{x}`` and ``{y}`` (Leaflet's syntax)."""
-    url = raw.strip() if isinstance(raw, str) else ""
-    scheme, sep, rest = url.partition("://")
-    if scheme.lower() not in ("http", "https") or not sep or not rest.split("/")[0]:
-        raise ConfigError(f"{origin}: {raw!r} is not an http:// or https:// URL")
-    missing = [p for p in ("{z}", "{x}", "{y}") if p not in url]
-    if missing:
-        raise ConfigError(
-            f"{origin}: tile URL needs {', '.join(missing)}, e.g. .../{{z}}/{{x}}/{{y}}.png"
-        )
-    return url
+#: The table, in field order, derived from ``Settings`` itself.
+SETTING_FIELDS: Final[tuple[SettingField, ...]] = tuple(
+    SettingField(f.name, f.metadata["env"], f.metadata["parse"])
+    for f in dataclasses.fields(Settings)
+)
+_BY_NAME: Final = {f.name: f for f in SETTING_FIELDS}
+#: Settings that only make sense together: set both or neither.
+_PAIRS: Final = (
+    ("http_tls_cert", "http_tls_key", "HTTPS"),
+    ("nats_tls_cert", "nats_tls_key", "TLS for the embedded NATS"),
+)
 
 
 def load_settings(
@@ -264,137 +167,35 @@ def load_settings(
     """
     env = os.environ if environ is None else environ
     values: dict[str, Any] = {}
-    toml_path = Path(env["PEACELAND_CONFIG"]) if "PEACELAND_CONFIG" in env else None
-    if toml_path is None and (cwd or Path.cwd()).joinpath("peaceland.toml").is_file():
-        toml_path = (cwd or Path.cwd()) / "peaceland.toml"
+    toml_path = _config_file(env, cwd or Path.cwd())
     if toml_path is not None:
         try:
             table = tomllib.loads(toml_path.read_text(encoding="utf-8"))
         except (OSError, tomllib.TOMLDecodeError) as exc:
             raise ConfigError(f"cannot read {toml_path}: {exc}") from None
-        known = set(_ENV_FIELDS.values())
         for key, raw in table.items():
-            if key not in known:
+            if key not in _BY_NAME:
                 raise ConfigError(f"{toml_path}: unknown setting {key!r}")
-            values[key] = _coerce(key, raw, f"{toml_path}: {key}")
-    for var, name in _ENV_FIELDS.items():
-        if env.get(var):
-            values[name] = _coerce(name, env[var], var)
+            values[key] = _BY_NAME[key].parse(raw, f"{toml_path}: {key}")
+    for field in SETTING_FIELDS:
+        if env.get(field.env):
+            values[field.name] = field.parse(env[field.env], field.env)
     for name, raw in overrides.items():
+        if name not in _BY_NAME:
+            raise TypeError(f"load_settings() got an unknown setting {name!r}")
         if raw is not None:
-            values[name] = _coerce(name, raw, f"--{name.replace('_', '-')}")
-    if ("http_tls_cert" in values) != ("http_tls_key" in values):
-        raise ConfigError(
-            "HTTPS needs both PEACELAND_HTTP_TLS_CERT and PEACELAND_HTTP_TLS_KEY "
-            "(http_tls_cert / http_tls_key): set both or neither"
-        )
-    if ("nats_tls_cert" in values) != ("nats_tls_key" in values):
-        raise ConfigError(
-            "TLS for the embedded NATS needs both PEACELAND_NATS_TLS_CERT and "
-            "PEACELAND_NATS_TLS_KEY (nats_tls_cert / nats_tls_key): set both or neither"
-        )
+            values[name] = _BY_NAME[name].parse(raw, f"--{name.replace('_', '-')}")
+    for first, second, what in _PAIRS:
+        if (first in values) != (second in values):
+            raise ConfigError(
+                f"{what} needs both {_BY_NAME[first].env} and {_BY_NAME[second].env} "
+                f"({first} / {second}): set both or neither"
+            )
     return Settings(**values)
 
 
-class ServicesState(msgspec.Struct, kw_only=True):
-    """The content of ``<data_dir>/services.json`` (mode 0600: it holds credentials)."""
-
-    nats_url: str
-    s3_endpoint: str
-    s3_bucket: str
-    s3_access_key: str
-    s3_secret_key: str
-    #: The fleet role: may only publish reports (simulator, tests, trusted relays).
-    drone_nats_url: str | None = None
-    mqtt_url: str | None = None
-    nats_monitor_url: str | None = None
-    pids: dict[str, int] = msgspec.field(default_factory=dict)
-    ports: dict[str, int] = msgspec.field(default_factory=dict)
-
-
-def services_path(data_dir: Path) -> Path:
-    return data_dir / SERVICES_FILE
-
-
-def read_services_state(data_dir: Path) -> ServicesState | None:
-    path = services_path(data_dir)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        return None
-    try:
-        return msgspec.json.decode(raw, type=ServicesState)
-    except msgspec.DecodeError as exc:
-        raise ConfigError(f"{path} is corrupt ({exc}); run `peaceland down` then `up`") from None
-
-
-def write_services_state(data_dir: Path, state: ServicesState) -> Path:
-    """Write atomically, created with mode 0600 so credentials are never world-readable."""
-    path = services_path(data_dir)
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(msgspec.json.format(msgspec.json.encode(state)))
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    return path
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Endpoints:
-    """Where the stream and the object store are, whichever way they were found."""
-
-    nats_url: str
-    s3_endpoint: str
-    s3_bucket: str
-    s3_access_key: str
-    s3_secret_key: Secret
-    mqtt_url: str | None = None
-    #: Publishing reports only (the fleet role); ``nats_url`` when no narrower one is known.
-    drone_nats_url: str = ""
-
-    @property
-    def publisher_url(self) -> str:
-        return self.drone_nats_url or self.nats_url
-
-
-S3_CREDENTIALS_REQUIRED = (
-    "S3 credentials are required: set PEACELAND_S3_ACCESS_KEY and PEACELAND_S3_SECRET_KEY "
-    "(anonymous access to the archive is never used)"
-)
-
-
-def resolve_endpoints(settings: Settings) -> Endpoints:
-    """External servers from settings win; otherwise those recorded by ``peaceland up``."""
-    state = read_services_state(settings.data_dir)
-    nats_url = settings.nats_url or (state.nats_url if state else None)
-    s3_endpoint = settings.s3_endpoint or (state.s3_endpoint if state else None)
-    if nats_url is None or s3_endpoint is None:
-        raise NotRunningError(
-            f"no servers running in {settings.data_dir} — run `peaceland up` "
-            "(or set PEACELAND_NATS_URL and PEACELAND_S3_ENDPOINT)"
-        )
-    use_state_s3 = settings.s3_endpoint is None and state is not None
-    access = settings.s3_access_key or (state.s3_access_key if use_state_s3 and state else "")
-    secret = settings.s3_secret_key or Secret(state.s3_secret_key if use_state_s3 and state else "")
-    if not access or not secret.reveal():
-        raise ConfigError(S3_CREDENTIALS_REQUIRED)
-    bucket = (
-        state.s3_bucket
-        if use_state_s3 and state and settings.s3_bucket == DEFAULT_BUCKET
-        else settings.s3_bucket
-    )
-    return Endpoints(
-        nats_url=nats_url,
-        s3_endpoint=s3_endpoint,
-        s3_bucket=bucket,
-        s3_access_key=access,
-        s3_secret_key=secret,
-        mqtt_url=state.mqtt_url if state and settings.nats_url is None else None,
-        drone_nats_url=(
-            settings.drone_nats_url
-            or (state.drone_nats_url if state and settings.nats_url is None else None)
-            or ""
-        ),
-    )
+def _config_file(env: Mapping[str, str], cwd: Path) -> Path | None:
+    if CONFIG_ENV in env:
+        return Path(env[CONFIG_ENV])
+    local = cwd / CONFIG_FILE
+    return local if local.is_file() else None

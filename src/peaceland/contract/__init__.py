@@ -36,8 +36,10 @@ from peaceland.contract.model import (
     valid_drone_id,
 )
 from peaceland.contract.names import (
+    ALERTER_DURABLE,
     ALERTS_PREFIX,
     ALERTS_STREAM,
+    ARCHIVER_DURABLE,
     AUDIT_PREFIX,
     AUDIT_STREAM,
     DAY_S,
@@ -57,8 +59,10 @@ from peaceland.contract.names import (
 )
 
 __all__ = [
+    "ALERTER_DURABLE",
     "ALERTS_PREFIX",
     "ALERTS_STREAM",
+    "ARCHIVER_DURABLE",
     "AUDIT_PREFIX",
     "AUDIT_STREAM",
     "DAY_S",

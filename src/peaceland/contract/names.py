@@ -16,6 +16,10 @@ ALERTS_PREFIX = "peaceland.alerts."
 DEADLETTER_PREFIX = "peaceland.deadletter."
 AUDIT_PREFIX = "peaceland.audit."
 
+#: Durable consumers on REPORTS: components of the same name share the work.
+ALERTER_DURABLE = "alerter"
+ARCHIVER_DURABLE = "archiver"
+
 #: Reply subjects of Peaceland's own services: drones may subscribe to ``_INBOX.`` subjects
 #: (for their publish acknowledgements), never to these.
 SERVICE_INBOX_PREFIX = "_PEACELAND_INBOX"

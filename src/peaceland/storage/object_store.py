@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Protocol
 from boto3.exceptions import S3UploadFailedError
 from botocore.exceptions import BotoCoreError, ClientError
 
-from peaceland.config import Endpoints
+from peaceland.config import S3Location
 from peaceland.contract import StoreError, describe
 from peaceland.storage.probe import s3_client
 
@@ -95,7 +95,7 @@ class S3Store:
         self.endpoint = endpoint
 
     @classmethod
-    def connect(cls, endpoints: Endpoints, *, timeout: float = DEFAULT_TIMEOUT_S) -> S3Store:
+    def connect(cls, endpoints: S3Location, *, timeout: float = DEFAULT_TIMEOUT_S) -> S3Store:
         client = s3_client(
             endpoints.s3_endpoint,
             endpoints.s3_access_key or None,
