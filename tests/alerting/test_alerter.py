@@ -41,7 +41,7 @@ from peaceland.contract import (
     report_subject,
 )
 from peaceland.servers import services
-from peaceland.stream import bus, consumer_lag
+from peaceland.stream import OutMessage, connect, consumer_lag
 from peaceland.stream.publishing import publish_batched
 
 pytestmark = pytest.mark.slow
@@ -329,7 +329,7 @@ async def test_fast_path_raises_alerts_before_storage_and_never_doubles_them(
                 await js.publish(report_subject(drone), report(drone, n, [("Fast", 1)]))
             # An atomic batch may still be rolled back: left to the durable path.
             batch = [
-                bus.OutMessage(report_subject(drone), report(drone, n, [("Batched", 2)]))
+                OutMessage(report_subject(drone), report(drone, n, [("Batched", 2)]))
                 for n in range(10, 15)
             ]
             assert all(isinstance(r, js_api.PubAck) for r in await publish_batched(nc, js, batch))
@@ -345,7 +345,7 @@ async def test_alerter_survives_a_nats_server_restart(fresh_stack: Any) -> None:
     drone = unique_drone()
     options = options_for(drone)
     stack = fresh_stack
-    alerter_nc = await bus.connect(stack.endpoints.nats_url, "test-alerter")
+    alerter_nc = await connect(stack.endpoints.nats_url, "test-alerter")
     try:
         async with running(alerter_nc, options) as alerter:
             first = await _publish_load(stack, drone, 300)

@@ -384,7 +384,7 @@ async def run_alerter(
 ) -> AlerterCounters:
     """``peaceland alerter``: consume until ``stop`` is set; returns the final counters."""
     nats_url = settings.nats_url or resolve_endpoints(settings).nats_url
-    nc = await connect(nats_url, "peaceland-alerter")
+    nc = await connect(nats_url, "peaceland-alerter", tls_ca=settings.nats_tls_ca)
     try:
         await create_missing_streams(nc.jetstream())
         alerter = Alerter(nc, default_rules(settings.alert_threshold), options)

@@ -101,7 +101,7 @@ async def run_archiver(
     """``peaceland archiver``: archive until ``stop`` is set; returns the final counters."""
     options = options or ArchiverOptions()
     endpoints = resolve_endpoints(settings)
-    nc = await connect(endpoints.nats_url, "peaceland-archiver")
+    nc = await connect(endpoints.nats_url, "peaceland-archiver", tls_ca=endpoints.nats_tls_ca)
     store = S3Store.connect(endpoints)
     sources: list[PullSource] = []
     try:

@@ -23,13 +23,10 @@ DATA_DIR_OPTION = click.option(
 
 
 def settings_from(**overrides: Any) -> Settings:
-    from peaceland.stream import use_tls_ca
-
     try:
         settings = load_settings(**overrides)
     except PeacelandError as exc:
         raise click.ClickException(str(exc)) from None
-    use_tls_ca(settings.nats_tls_ca)  # every NATS client of this process trusts it
     return settings
 
 
@@ -243,7 +240,8 @@ def simulate(
         area=Area.parse(area) if area is not None else FRANCE,
         prefix=prefix,
     )
-    summary = run_in_terminal(resolve_endpoints(settings).publisher_url, options)
+    endpoints = resolve_endpoints(settings)
+    summary = run_in_terminal(endpoints.publisher_url, options, tls_ca=endpoints.nats_tls_ca)
     click.echo(summary.describe())
     if summary.errors:
         raise ServiceError(f"{summary.errors:,} of {summary.sent:,} reports were not acknowledged")
@@ -791,11 +789,11 @@ def alerts_tail_command(
         count=count,
         as_json=as_json,
     )
-    nats_url = resolve_endpoints(settings_from(data_dir=data_dir)).nats_url
+    endpoints = resolve_endpoints(settings_from(data_dir=data_dir))
     console = Console(highlight=False, soft_wrap=True)  # one line per alert, also in pipes
 
     async def main(stop: asyncio.Event) -> None:
-        await tail(nats_url, options, console, stop)
+        await tail(endpoints.nats_url, options, console, stop, tls_ca=endpoints.nats_tls_ca)
 
     run_until_stopped(main)
 
@@ -831,10 +829,10 @@ def alerts_incidents_command(
     from peaceland.delivery import IncidentStore
     from peaceland.stream import connect
 
-    nats_url = resolve_endpoints(settings_from(data_dir=data_dir)).nats_url
+    endpoints = resolve_endpoints(settings_from(data_dir=data_dir))
 
     async def fetch() -> list[Any]:
-        nc = await connect(nats_url, "peaceland-alerts")
+        nc = await connect(endpoints.nats_url, "peaceland-alerts", tls_ca=endpoints.nats_tls_ca)
         try:
             store = await IncidentStore.open(nc.jetstream())
             return await store.incidents(statuses or None, limit)  # type: ignore[arg-type]
@@ -865,10 +863,10 @@ def _incident_action(
         request = check_request(by or getpass.getuser(), note)
     except msgspec.ValidationError as exc:
         raise click.BadParameter(str(exc), param_hint="--by / --note") from None
-    nats_url = resolve_endpoints(settings_from(data_dir=data_dir)).nats_url
+    endpoints = resolve_endpoints(settings_from(data_dir=data_dir))
 
     async def act() -> Any:
-        nc = await connect(nats_url, "peaceland-alerts")
+        nc = await connect(endpoints.nats_url, "peaceland-alerts", tls_ca=endpoints.nats_tls_ca)
         try:
             js = nc.jetstream()
             store = await IncidentStore.open(js)

@@ -350,6 +350,8 @@ class Endpoints:
     mqtt_url: str | None = None
     #: Publishing reports only (the fleet role); ``nats_url`` when no narrower one is known.
     drone_nats_url: str = ""
+    #: The authority NATS clients trust for ``tls://`` URLs (``None``: the system's).
+    nats_tls_ca: Path | None = None
 
     @property
     def publisher_url(self) -> str:
@@ -394,4 +396,5 @@ def resolve_endpoints(settings: Settings) -> Endpoints:
             or (state.drone_nats_url if state and settings.nats_url is None else None)
             or ""
         ),
+        nats_tls_ca=settings.nats_tls_ca,
     )

@@ -276,7 +276,8 @@ async def run_webhooks(
         secret = None
         log.warning("PEACELAND_WEBHOOK_SECRET is not set: deliveries are not signed")
     options = options or WebhookOptions()
-    nc = await connect(resolve_endpoints(settings).nats_url, "peaceland-webhooks")
+    where = resolve_endpoints(settings)
+    nc = await connect(where.nats_url, "peaceland-webhooks", tls_ca=where.nats_tls_ca)
     try:
         await create_missing_streams(nc.jetstream())
         async with aiohttp.ClientSession() as http:

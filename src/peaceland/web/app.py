@@ -148,7 +148,7 @@ async def run_web(
 ) -> None:
     """``peaceland gateway``: serve the full application until ``stop`` is set."""
     endpoints = resolve_endpoints(settings)
-    nc = await connect(endpoints.nats_url, "peaceland-gateway")
+    nc = await connect(endpoints.nats_url, "peaceland-gateway", tls_ca=endpoints.nats_tls_ca)
     try:
         options = options or WebOptions()
         if options.archive is None:
