@@ -41,8 +41,7 @@ from peaceland.contract import (
     report_subject,
 )
 from peaceland.servers import services
-from peaceland.stream import OutMessage, connect, consumer_lag
-from peaceland.stream.publishing import publish_batched
+from peaceland.stream import OutMessage, Publisher, connect, consumer_lag
 
 pytestmark = pytest.mark.slow
 
@@ -332,7 +331,9 @@ async def test_fast_path_raises_alerts_before_storage_and_never_doubles_them(
                 OutMessage(report_subject(drone), report(drone, n, [("Batched", 2)]))
                 for n in range(10, 15)
             ]
-            assert all(isinstance(r, js_api.PubAck) for r in await publish_batched(nc, js, batch))
+            assert all(
+                isinstance(r, js_api.PubAck) for r in await Publisher(nc).publish_batched(batch)
+            )
             await eventually(lambda: drained(js, options))
             await eventually(lambda: _true(alerter.counters.alert_duplicates >= 10), timeout=5)
         c = alerter.counters

@@ -39,7 +39,7 @@ from peaceland.ingest.fleet import (
     Fleet,
     FleetConfig,
 )
-from peaceland.stream import BatchWindow, OutMessage, connect
+from peaceland.stream import BatchWindow, OutMessage, Publisher, connect
 
 DEFAULT_MAX_IN_FLIGHT = 4096
 DEFAULT_ACK_TIMEOUT_S = 10.0
@@ -167,9 +167,8 @@ async def run_simulation(
     # not create them.
     nc = await connect_fleet(nats_url, tls_ca)
     try:
-        window = BatchWindow(
-            nc, nc.jetstream(), max_in_flight=options.max_in_flight, ack_timeout=options.ack_timeout
-        )
+        publisher = Publisher(nc, timeout=options.ack_timeout)
+        window = publisher.window(max_in_flight=options.max_in_flight)
         run = _Run(options, seed, window, clock)
         ticker = asyncio.create_task(run.tick(progress))
         try:
@@ -252,7 +251,7 @@ class _Run:
                 pause = min(due - now, deadline - now, TICK_S, FLUSH_INTERVAL_S)
                 await asyncio.sleep(pause)
                 continue
-            if self.window.nc.is_closed:
+            if self.window.publisher.nc.is_closed:
                 return "connection closed"
             self.sent += 1
             self.alerting += report.alerting

@@ -13,12 +13,21 @@ from peaceland.stream.admin import (
     ensure_streams,
     stream_message_counts,
 )
-from peaceland.stream.bus import OutMessage, deadletter_message, publish_all
 from peaceland.stream.connection import connect, connect_once, redact
 from peaceland.stream.consumer import ConsumerSpec, consumer_lag
 from peaceland.stream.continuous import ContinuousConsumer
+from peaceland.stream.policy import Action, Decision, RetryPolicy, apply, deadletter_id
 from peaceland.stream.probe import prepare_nats, probe_nats, wait_nats_login
-from peaceland.stream.publishing import BatchWindow, GroupPublisher
+from peaceland.stream.publish import (
+    BatchWindow,
+    GroupPublisher,
+    OutMessage,
+    Pending,
+    Publisher,
+    PublishResult,
+    deadletter_message,
+    in_atomic_batch,
+)
 from peaceland.stream.pull import ACK, PROGRESS, TERM, AckInfo, PullSource, parse_ack_subject
 
 __all__ = [
@@ -27,23 +36,31 @@ __all__ = [
     "STREAMS",
     "TERM",
     "AckInfo",
+    "Action",
     "BatchWindow",
     "ConsumerSpec",
     "ContinuousConsumer",
+    "Decision",
     "GroupPublisher",
     "OutMessage",
+    "Pending",
+    "PublishResult",
+    "Publisher",
     "PullSource",
+    "RetryPolicy",
     "StreamSpec",
+    "apply",
     "connect",
     "connect_once",
     "consumer_lag",
     "create_missing_streams",
+    "deadletter_id",
     "deadletter_message",
     "ensure_streams",
+    "in_atomic_batch",
     "parse_ack_subject",
     "prepare_nats",
     "probe_nats",
-    "publish_all",
     "redact",
     "stream_message_counts",
     "wait_nats_login",
