@@ -16,6 +16,7 @@ from peaceland.stream.admin import (
 from peaceland.stream.connection import connect, connect_once, redact
 from peaceland.stream.consumer import ConsumerSpec, consumer_lag
 from peaceland.stream.continuous import ContinuousConsumer
+from peaceland.stream.kv import BucketSpec, open_bucket
 from peaceland.stream.policy import Action, Decision, RetryPolicy, apply, deadletter_id
 from peaceland.stream.probe import prepare_nats, probe_nats, wait_nats_login
 from peaceland.stream.publish import (
@@ -38,6 +39,7 @@ __all__ = [
     "AckInfo",
     "Action",
     "BatchWindow",
+    "BucketSpec",
     "ConsumerSpec",
     "ContinuousConsumer",
     "Decision",
@@ -58,6 +60,7 @@ __all__ = [
     "deadletter_message",
     "ensure_streams",
     "in_atomic_batch",
+    "open_bucket",
     "parse_ack_subject",
     "prepare_nats",
     "probe_nats",
