@@ -20,6 +20,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
+import nats
 import pytest
 from aiohttp import ClientSession, web
 from aiohttp.test_utils import TestServer
@@ -168,3 +169,13 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 def fresh_stack(tmp_path: Path) -> Iterator[Stack]:
     with running_stack(tmp_path / "fresh") as running:
         yield running
+
+
+@pytest.fixture
+async def nc(stack: Stack) -> AsyncIterator[NatsClient]:
+    """A plain client of the session's NATS, drained after the test."""
+    client = await nats.connect(stack.endpoints.nats_url)
+    try:
+        yield client
+    finally:
+        await client.drain()

@@ -30,8 +30,7 @@ from peaceland.access.audit import recent
 from peaceland.access.roles import token_hash
 from peaceland.access.tokens import BUCKET as TOKENS_BUCKET
 from peaceland.contract import AUDIT_STREAM, REPORTS_STREAM
-from peaceland.stream import redact
-from peaceland.stream.bus import connect_once
+from peaceland.stream import connect_once, redact
 
 pytestmark = pytest.mark.slow
 

@@ -41,8 +41,7 @@ from peaceland.contract import (
     report_subject,
 )
 from peaceland.servers import services
-from peaceland.stream import bus, consumer_lag
-from peaceland.stream.publishing import publish_batched
+from peaceland.stream import OutMessage, Publisher, connect, consumer_lag
 
 pytestmark = pytest.mark.slow
 
@@ -329,10 +328,12 @@ async def test_fast_path_raises_alerts_before_storage_and_never_doubles_them(
                 await js.publish(report_subject(drone), report(drone, n, [("Fast", 1)]))
             # An atomic batch may still be rolled back: left to the durable path.
             batch = [
-                bus.OutMessage(report_subject(drone), report(drone, n, [("Batched", 2)]))
+                OutMessage(report_subject(drone), report(drone, n, [("Batched", 2)]))
                 for n in range(10, 15)
             ]
-            assert all(isinstance(r, js_api.PubAck) for r in await publish_batched(nc, js, batch))
+            assert all(
+                isinstance(r, js_api.PubAck) for r in await Publisher(nc).publish_batched(batch)
+            )
             await eventually(lambda: drained(js, options))
             await eventually(lambda: _true(alerter.counters.alert_duplicates >= 10), timeout=5)
         c = alerter.counters
@@ -345,7 +346,7 @@ async def test_alerter_survives_a_nats_server_restart(fresh_stack: Any) -> None:
     drone = unique_drone()
     options = options_for(drone)
     stack = fresh_stack
-    alerter_nc = await bus.connect(stack.endpoints.nats_url, "test-alerter")
+    alerter_nc = await connect(stack.endpoints.nats_url, "test-alerter")
     try:
         async with running(alerter_nc, options) as alerter:
             first = await _publish_load(stack, drone, 300)

@@ -42,7 +42,7 @@ from peaceland.contract import (
 )
 from peaceland.servers import services
 from peaceland.storage import S3Store
-from peaceland.stream import OutMessage, consumer_lag, publish_all
+from peaceland.stream import OutMessage, Publisher, consumer_lag
 
 pytestmark = pytest.mark.slow
 
@@ -120,7 +120,7 @@ async def publish_reports(
 ) -> dict[str, bytes]:
     """Publish reports ``numbers`` (``Nats-Msg-Id`` = report_id unless ``with_id`` is false);
     returns them by report_id."""
-    js = nc.jetstream()
+    publisher = Publisher(nc)
     sent: dict[str, bytes] = {}
     chunk: list[OutMessage] = []
     for n in numbers:
@@ -130,7 +130,7 @@ async def publish_reports(
             OutMessage(report_subject(case.drone), payload, msg_id=report_id if with_id else None)
         )
         if len(chunk) == 200 or n == numbers[-1]:
-            results = await publish_all(js, chunk)
+            results = await publisher.publish_all(chunk)
             assert all(not isinstance(r, Exception) for r in results), results
             chunk = []
             if pace_s:

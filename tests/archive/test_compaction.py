@@ -29,7 +29,7 @@ from peaceland.archive.compaction import readable_keys
 from peaceland.archive.layout import kind_prefix, parse_object_key
 from peaceland.contract import StoreError, report_subject
 from peaceland.storage import S3Store
-from peaceland.stream import OutMessage, publish_all
+from peaceland.stream import OutMessage, Publisher
 
 pytestmark = pytest.mark.slow
 
@@ -42,7 +42,7 @@ async def publish(
     nc: NatsClient, case: Case, numbers: range, hour: datetime, *, with_id: bool = True
 ) -> set[str]:
     """Reports ``numbers`` of ``case``'s drone, report ``n`` at ``hour`` + n s; their ids."""
-    js = nc.jetstream()
+    publisher = Publisher(nc)
     ids: set[str] = set()
     chunk: list[OutMessage] = []
     for n in numbers:
@@ -63,7 +63,7 @@ async def publish(
             OutMessage(report_subject(case.drone), payload, msg_id=report_id if with_id else None)
         )
         if len(chunk) == 250 or n == numbers[-1]:
-            results = await publish_all(js, chunk)
+            results = await publisher.publish_all(chunk)
             assert all(not isinstance(r, Exception) for r in results), results
             chunk = []
     return ids

@@ -44,7 +44,7 @@ from peaceland.contract import (
     report_subject,
 )
 from peaceland.servers import free_port
-from peaceland.stream import bus
+from peaceland.stream import connect
 
 RESULTS_ENV = "PEACELAND_FAULT_RESULTS"
 SEED_ENV = "PEACELAND_FAULT_SEED"
@@ -580,7 +580,7 @@ async def all_archived(stack: Any, ledger: Ledger) -> bool:
 @contextlib.asynccontextmanager
 async def monitor(stack: Any) -> AsyncIterator[NatsClient]:
     """A service connection for watching streams and consumers; survives server restarts."""
-    nc = await bus.connect(service_url(stack), "fault-monitor")
+    nc = await connect(service_url(stack), "fault-monitor")
     try:
         yield nc
     finally:

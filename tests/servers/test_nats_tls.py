@@ -15,7 +15,7 @@ from mqtt_helpers import mqtt_close, mqtt_connect
 from peaceland.config import Settings, load_settings, resolve_endpoints
 from peaceland.contract import REPORTS_STREAM, ServiceError
 from peaceland.servers import services
-from peaceland.stream import bus
+from peaceland.stream import connect
 
 pytestmark = pytest.mark.slow
 
@@ -39,7 +39,6 @@ def tls_settings(tmp_path: Path) -> Iterator[Settings]:
         yield settings
     finally:
         services.down(settings, grace=2.0)
-        bus.use_tls_ca(None)
 
 
 def mqtt_connack(url: str, credentials_url: str, ca: Path | None) -> int:
@@ -70,7 +69,9 @@ async def test_tls_clients_connect_and_plain_ones_are_refused(tls_settings: Sett
     assert state.drone_nats_url
     assert state.drone_nats_url.startswith("tls://")
     assert 'cert_file: "' in (tls_settings.data_dir / "nats" / "nats.conf").read_text()
-    nc = await bus.connect(resolve_endpoints(tls_settings).nats_url, "tls-test")
+    endpoints = resolve_endpoints(tls_settings)
+    assert endpoints.nats_tls_ca == tls_settings.nats_tls_ca
+    nc = await connect(endpoints.nats_url, "tls-test", tls_ca=endpoints.nats_tls_ca)
     try:
         assert nc.is_connected
         info = await nc.jetstream().stream_info(REPORTS_STREAM)
@@ -79,11 +80,10 @@ async def test_tls_clients_connect_and_plain_ones_are_refused(tls_settings: Sett
         await nc.close()
     plain = state.nats_url.replace("tls://", "nats://", 1)
     with pytest.raises(ServiceError, match="cannot reach NATS"):
-        await bus.connect(plain, "plain-test", connect_timeout=2.0)
+        await connect(plain, "plain-test", tls_ca=endpoints.nats_tls_ca, connect_timeout=2.0)
     # A client that does not trust the authority refuses the server.
-    bus.use_tls_ca(None)
     with pytest.raises(ServiceError, match="cannot reach NATS"):
-        await bus.connect(state.nats_url, "untrusting-test", connect_timeout=2.0)
+        await connect(state.nats_url, "untrusting-test", connect_timeout=2.0)
 
 
 def test_a_certificate_without_its_key_is_a_configuration_error(tmp_path: Path) -> None:

@@ -36,7 +36,7 @@ from peaceland.contract import (
 )
 from peaceland.servers import embedded, processes, services
 from peaceland.storage.probe import s3_client
-from peaceland.stream import bus
+from peaceland.stream import STREAMS
 
 CONTRACT_KEYS = {"nats_url", "s3_endpoint", "s3_bucket", "s3_access_key", "s3_secret_key"}
 
@@ -299,7 +299,7 @@ async def test_streams_follow_the_contract(stack: Stack) -> None:
     nc = await nats.connect(stack.endpoints.nats_url)
     try:
         js = nc.jetstream()
-        for spec in bus.STREAMS:
+        for spec in STREAMS:
             config = (await js.stream_info(spec.name)).config
             assert config.subjects == list(spec.subjects)
             assert config.storage == js_api.StorageType.FILE

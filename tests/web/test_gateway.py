@@ -15,7 +15,7 @@ from nats.js import JetStreamContext
 
 from peaceland.access import Role
 from peaceland.contract import DEADLETTER_STREAM, ERROR_HEADER, MSG_ID_HEADER, REPORTS_STREAM
-from peaceland.stream.bus import ensure_streams
+from peaceland.stream import ensure_streams
 
 if TYPE_CHECKING:  # for the type checker only: never import a conftest at run time
     from conftest import Stack

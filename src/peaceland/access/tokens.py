@@ -22,8 +22,7 @@ from typing import Final
 
 import msgspec
 from nats.js import JetStreamContext
-from nats.js import api as js_api
-from nats.js.errors import BadRequestError, BucketNotFoundError, KeyNotFoundError, NoKeysError
+from nats.js.errors import KeyNotFoundError, NoKeysError
 from nats.js.kv import KeyValue
 
 from peaceland.access.roles import (
@@ -35,35 +34,18 @@ from peaceland.access.roles import (
     valid_token_name,
 )
 from peaceland.contract import AccessError, UnknownToken, valid_drone_id
+from peaceland.stream import BucketSpec, open_bucket
 
 log = logging.getLogger(__name__)
 
 BUCKET: Final = "TOKENS"
+BUCKET_SPEC: Final = BucketSpec(BUCKET, "API tokens: SHA-256 of each token -> name and role")
 CACHE_S: Final = 5.0
 CACHE_ENTRIES: Final = 10_000
 SESSION_S: Final = 12 * 60 * 60  # one shift
 
 _decode = msgspec.json.Decoder(TokenRecord).decode
 _encode = msgspec.json.Encoder().encode
-
-
-async def open_bucket(js: JetStreamContext, replicas: int = 1) -> KeyValue:
-    """Bind to ``TOKENS``, creating it when missing. Safe when several processes race."""
-    try:
-        return await js.key_value(BUCKET)
-    except BucketNotFoundError:
-        pass
-    config = js_api.KeyValueConfig(
-        bucket=BUCKET,
-        description="API tokens: SHA-256 of each token -> name and role",
-        history=1,
-        replicas=replicas,
-        storage=js_api.StorageType.FILE,
-    )
-    try:
-        return await js.create_key_value(config)
-    except BadRequestError:
-        return await js.key_value(BUCKET)
 
 
 def _now() -> str:
@@ -92,7 +74,8 @@ class TokenStore:
 
     @classmethod
     async def open(cls, js: JetStreamContext, replicas: int = 1) -> TokenStore:
-        return cls(await open_bucket(js, replicas))
+        """Bind to ``TOKENS``, creating it when missing."""
+        return cls(await open_bucket(js, BUCKET_SPEC, replicas=replicas))
 
     async def create(
         self, name: str, role: Role, created_by: str, *, drone_id: str | None = None

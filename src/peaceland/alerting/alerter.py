@@ -35,7 +35,6 @@ from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.errors import Error as NatsError
-from nats.errors import MaxPayloadError
 from nats.js import api as js_api
 
 from peaceland.alerting.rules import Rule, apply_rules, default_rules
@@ -57,16 +56,24 @@ from peaceland.runtime import (
     expose_metrics,
 )
 from peaceland.stream import (
+    Action,
     ConsumerSpec,
     ContinuousConsumer,
     OutMessage,
+    Pending,
+    Publisher,
+    PublishResult,
+    RetryPolicy,
+    apply,
+    deadletter_id,
     deadletter_message,
+    in_atomic_batch,
+    parse_ack_subject,
 )
 
 log = logging.getLogger(__name__)
 
 DURABLE = "alerter"
-BATCH_ID_HEADER = "Nats-Batch-Id"
 SOURCE = "alerter"
 
 
@@ -157,16 +164,9 @@ def alert_message(alert: Alert) -> OutMessage:
 def deadletter_for(msg: Msg, reason: str) -> OutMessage:
     """A dead letter for a report message, with an id from its stream position (unique and the
     same on every redelivery)."""
-    meta = msg.metadata
-    msg_id = f"{SOURCE}:{meta.stream}:{meta.sequence.stream}:{meta.timestamp.isoformat()}"
-    return dataclasses.replace(deadletter_message(SOURCE, msg.data, reason), msg_id=msg_id)
-
-
-_Sent = asyncio.Future[js_api.PubAck] | Exception
-
-
-def _as_exception(error: BaseException) -> Exception:
-    return error if isinstance(error, Exception) else RuntimeError(repr(error))
+    at = parse_ack_subject(msg.reply)
+    msg_id = deadletter_id(SOURCE, msg.metadata.stream, at.stream_seq, at.timestamp_ns)
+    return deadletter_message(SOURCE, msg.data, reason, msg_id=msg_id)
 
 
 def _utcnow() -> datetime:
@@ -188,6 +188,8 @@ class Alerter:
         self.js = nc.jetstream()
         self.rules = tuple(rules)
         self.options = options or AlerterOptions()
+        self.publisher = Publisher(nc, timeout=self.options.publish_timeout_s)
+        self.retry = RetryPolicy(self.options.max_deliver, self.options.retry_delay_s)
         self.clock = clock
         self.counters = AlerterCounters()
 
@@ -242,11 +244,11 @@ class Alerter:
         )
 
     async def _on_live_report(self, msg: Msg) -> None:
-        if msg.headers and msg.headers.get(BATCH_ID_HEADER):
+        if in_atomic_batch(msg.headers):
             return  # part of an atomic batch that may yet be rolled back: wait for the store
         verdict = judge(msg.subject, msg.data, self.rules, format_raised_at(self.clock()))
         for alert in verdict.alerts:
-            [sent] = await self._send([alert_message(alert)])
+            [sent] = await self.publisher.send([alert_message(alert)])
             if isinstance(sent, asyncio.Future):
                 sent.add_done_callback(self._count_live)
 
@@ -258,12 +260,6 @@ class Alerter:
         else:
             self.counters.alerts_raised += 1
             self.counters.fast_alerts += 1
-
-    async def handle(self, msgs: Sequence[Msg]) -> None:
-        """One batch from start to finish: publish, await the acks, acknowledge the reports."""
-        settle = await self.start(msgs)
-        if settle is not None:
-            await settle
 
     async def start(self, msgs: Sequence[Msg]) -> Coroutine[Any, Any, None] | None:
         """Judge a batch, acknowledge the reports with nothing to publish, and publish the
@@ -288,12 +284,12 @@ class Alerter:
             waiting.append((msg, verdict))
         if not waiting:
             return None
-        return self._settle(waiting, await self._send(outgoing))
+        return self._settle(waiting, await self.publisher.send(outgoing))
 
-    async def _settle(self, waiting: list[tuple[Msg, Verdict]], sent: list[_Sent]) -> None:
+    async def _settle(self, waiting: list[tuple[Msg, Verdict]], sent: list[Pending]) -> None:
         """Await the JetStream acks; ack each report whose output is stored, retry the others."""
         counters = self.counters
-        results = await self._collect(sent)
+        results = await self.publisher.collect(sent)
         position = 0
         for msg, verdict in waiting:
             count = 1 if verdict.reason is not None else len(verdict.alerts)
@@ -314,54 +310,12 @@ class Alerter:
                 counters.alert_duplicates += duplicates
                 counters.alerts_raised += count - duplicates
 
-    async def _send(self, outgoing: list[OutMessage]) -> list[_Sent]:
-        """Publish without waiting: per message, the future of its JetStream ack, or the error.
-
-        Unlike ``bus.publish_all``, one failure never fails the others."""
-        max_payload = self.nc.max_payload
-        sent: list[_Sent] = []
-        for m in outgoing:
-            if len(m.payload) > max_payload:
-                sent.append(MaxPayloadError(f"{len(m.payload)} bytes, over {max_payload}"))
-                continue
-            try:
-                sent.append(
-                    await self.js.publish_async(
-                        m.subject,
-                        m.payload,
-                        headers=m.all_headers(),
-                        wait_stall=self.options.publish_timeout_s,
-                    )
-                )
-            except (TimeoutError, NatsError) as exc:  # too many in flight, connection closing
-                sent.append(exc)
-        return sent
-
-    async def _collect(self, sent: list[_Sent]) -> list[js_api.PubAck | Exception]:
-        """The acks, in order; an ack not received in time has its future cancelled (which
-        frees its slot in the client) and counts as a failure."""
-        timeout = self.options.publish_timeout_s
-        futures = [p for p in sent if isinstance(p, asyncio.Future)]
-        if futures:
-            _, late = await asyncio.wait(futures, timeout=timeout)
-            for future in late:
-                future.cancel()
-        results: list[js_api.PubAck | Exception] = []
-        for p in sent:
-            if isinstance(p, Exception):
-                results.append(p)
-            elif p.cancelled():
-                results.append(TimeoutError(f"no JetStream ack within {timeout:g} s"))
-            else:
-                error = p.exception()
-                results.append(p.result() if error is None else _as_exception(error))
-        return results
-
-    async def _retry_later(self, msg: Msg, results: list[js_api.PubAck | Exception]) -> None:
+    async def _retry_later(self, msg: Msg, results: list[PublishResult]) -> None:
         self.counters.publish_failures += 1
         error = next(r for r in results if isinstance(r, Exception))
         delivered = msg.metadata.num_delivered
-        if delivered >= self.options.max_deliver:
+        decision = self.retry.on_failure(delivered)
+        if decision.action is Action.TERM:
             self.counters.reports_given_up += 1
             log.error(
                 "giving up on report %s (stream seq %d) after %d deliveries: %r",
@@ -370,16 +324,15 @@ class Alerter:
                 delivered,
                 error,
             )
-            await msg.term()
-            return
-        log.warning(
-            "publishing for %s failed (delivery %d), retry in %g s: %r",
-            msg.subject,
-            delivered,
-            self.options.retry_delay_s,
-            error,
-        )
-        await msg.nak(delay=self.options.retry_delay_s)
+        else:
+            log.warning(
+                "publishing for %s failed (delivery %d), retry in %g s: %r",
+                msg.subject,
+                delivered,
+                decision.delay_s,
+                error,
+            )
+        await apply(msg, decision)
 
 
 async def run_alerter(

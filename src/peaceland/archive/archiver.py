@@ -16,7 +16,6 @@ from collections.abc import Sequence
 from typing import Final
 
 from nats.errors import Error as NatsError
-from nats.js import JetStreamContext
 from nats.js import api as js_api
 
 from peaceland.archive.kinds import ARCHIVE_KINDS, KINDS, Kind
@@ -28,8 +27,8 @@ from peaceland.storage import S3Store
 from peaceland.stream import (
     ConsumerSpec,
     OutMessage,
+    Publisher,
     PullSource,
-    publish_all,
 )
 
 log = logging.getLogger(__name__)
@@ -38,15 +37,11 @@ DURABLE: Final = "archiver"
 
 
 class JetStreamDeadLetters:
-    def __init__(self, js: JetStreamContext, timeout: float = 10.0) -> None:
-        self.js = js
-        self.timeout = timeout
+    def __init__(self, publisher: Publisher) -> None:
+        self.publisher = publisher
 
     async def publish(self, messages: Sequence[OutMessage]) -> list[bool]:
-        try:
-            results = await publish_all(self.js, messages, timeout=self.timeout)
-        except TimeoutError:
-            return [False] * len(messages)
+        results = await self.publisher.publish_all(messages)
         return [isinstance(r, js_api.PubAck) for r in results]
 
 
@@ -102,8 +97,7 @@ async def run_archiver(
     store = S3Store.connect(endpoints)
     sources: list[PullSource] = []
     try:
-        js = nc.jetstream()
-        deadletters = JetStreamDeadLetters(js)
+        deadletters = JetStreamDeadLetters(Publisher(nc))
         pipelines = []
         for kind in options.kinds:
             spec = consumer_spec(

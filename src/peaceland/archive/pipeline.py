@@ -52,6 +52,9 @@ from peaceland.stream import (
     PROGRESS,
     TERM,
     AckInfo,
+    Action,
+    RetryPolicy,
+    deadletter_id,
     deadletter_message,
     parse_ack_subject,
 )
@@ -142,6 +145,8 @@ class Pipeline:
         self.now = now
         self.stream = kind.stream
         self.stats = PipelineStats(kind.name)
+        # JetStream never gives up (max_deliver unlimited): poison is the pipeline's to catch.
+        self.retry = RetryPolicy(poison_after=self.options.poison_deliveries)
         self.batch: Batch[str] = Batch(kind.schema, self.options.policy, clock)
         self._writing: asyncio.Task[None] | None = None
         self._writing_replies: list[str] = []
@@ -199,7 +204,6 @@ class Pipeline:
         replies: list[str] = []
         deliveries: list[int] = []
         rejects: list[_Reject] = []
-        limit = self.options.poison_deliveries
         for msg in msgs:
             try:
                 info = parse_ack_subject(msg.reply)
@@ -208,7 +212,7 @@ class Pipeline:
                     "%s: not a JetStream message on %s, ignored", self.fmt.kind, msg.subject
                 )
                 continue
-            if info.delivered > limit:
+            if self.retry.is_poison(info.delivered):
                 why = f"not archived after {info.delivered} deliveries (poison message)"
                 rejects.append(_Reject(msg.data, msg.reply, info, why))
                 continue
@@ -244,9 +248,11 @@ class Pipeline:
             self.stats.dead_lettered += len(rejects)
             return
         outgoing = [
-            dataclasses.replace(
-                deadletter_message(SOURCE, r.payload, r.reason),
-                msg_id=f"{SOURCE}:{self.stream}:{r.info.stream_seq}:{r.info.timestamp_ns}",
+            deadletter_message(
+                SOURCE,
+                r.payload,
+                r.reason,
+                msg_id=deadletter_id(SOURCE, self.stream, r.info.stream_seq, r.info.timestamp_ns),
             )
             for r in rejects
         ]
@@ -263,8 +269,11 @@ class Pipeline:
         )
         failed = [r for r, ok in zip(rejects, stored, strict=True) if not ok]
         # A dead letter that cannot be stored (too large for DEADLETTER, say) comes back; once
-        # poisonous, it is terminated: it stays in its stream, and the log says where.
-        hopeless = [r for r in failed if r.info.delivered > self.options.poison_deliveries]
+        # poisonous, it is terminated: it stays in its stream, and the log says where. The
+        # others are not negatively acknowledged: the ack wait is their retry delay.
+        hopeless = [
+            r for r in failed if self.retry.on_failure(r.info.delivered).action is Action.TERM
+        ]
         for r in hopeless:
             log.error(
                 "%s seq %d: dead letter not stored after %d deliveries, terminated (%s)",

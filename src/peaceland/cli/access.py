@@ -17,26 +17,27 @@ from nats.js import JetStreamContext
 
 from peaceland.access import Role, TokenRecord, TokenStore
 from peaceland.cli.options import DATA_DIR_OPTION, settings_from
+from peaceland.config import Endpoints
 
 T = TypeVar("T")
 
 ROLE_CHOICE = click.Choice([r.value for r in Role])
 
 
-def _nats_url(data_dir: Path | None) -> str:
+def _endpoints(data_dir: Path | None) -> Endpoints:
     from peaceland.config import resolve_endpoints
 
-    return resolve_endpoints(settings_from(data_dir=data_dir)).nats_url
+    return resolve_endpoints(settings_from(data_dir=data_dir))
 
 
 def _on_nats(data_dir: Path | None, work: Callable[[JetStreamContext], Awaitable[T]]) -> T:
     """Run ``work(js)`` on a connection to the data dir's NATS."""
     from peaceland.stream import connect
 
-    url = _nats_url(data_dir)
+    endpoints = _endpoints(data_dir)
 
     async def go() -> T:
-        nc = await connect(url, "peaceland-access")
+        nc = await connect(endpoints.nats_url, "peaceland-access", tls_ca=endpoints.nats_tls_ca)
         try:
             return await work(nc.jetstream())
         finally:

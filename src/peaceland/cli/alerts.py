@@ -81,11 +81,11 @@ def alerts_tail_command(
         count=count,
         as_json=as_json,
     )
-    nats_url = resolve_endpoints(settings_from(data_dir=data_dir)).nats_url
+    endpoints = resolve_endpoints(settings_from(data_dir=data_dir))
     console = Console(highlight=False, soft_wrap=True)  # one line per alert, also in pipes
 
     async def main(stop: asyncio.Event) -> None:
-        await tail(nats_url, options, console, stop)
+        await tail(endpoints.nats_url, options, console, stop, tls_ca=endpoints.nats_tls_ca)
 
     run_until_stopped(main)
 
@@ -121,10 +121,10 @@ def alerts_incidents_command(
     from peaceland.delivery import IncidentStore
     from peaceland.stream import connect
 
-    nats_url = resolve_endpoints(settings_from(data_dir=data_dir)).nats_url
+    endpoints = resolve_endpoints(settings_from(data_dir=data_dir))
 
     async def fetch() -> list[Incident]:
-        nc = await connect(nats_url, "peaceland-alerts")
+        nc = await connect(endpoints.nats_url, "peaceland-alerts", tls_ca=endpoints.nats_tls_ca)
         try:
             store = await IncidentStore.open(nc.jetstream())
             return await store.incidents(statuses or None, limit)
@@ -155,10 +155,10 @@ def _incident_action(
         request = check_request(by or getpass.getuser(), note)
     except msgspec.ValidationError as exc:
         raise click.BadParameter(str(exc), param_hint="--by / --note") from None
-    nats_url = resolve_endpoints(settings_from(data_dir=data_dir)).nats_url
+    endpoints = resolve_endpoints(settings_from(data_dir=data_dir))
 
     async def act() -> Incident:
-        nc = await connect(nats_url, "peaceland-alerts")
+        nc = await connect(endpoints.nats_url, "peaceland-alerts", tls_ca=endpoints.nats_tls_ca)
         try:
             js = nc.jetstream()
             store = await IncidentStore.open(js)

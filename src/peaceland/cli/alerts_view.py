@@ -13,6 +13,7 @@ import contextlib
 import dataclasses
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Final
 
 from nats.aio.msg import Msg
@@ -65,9 +66,16 @@ class TailOptions:
     as_json: bool = False
 
 
-async def tail(nats_url: str, options: TailOptions, console: Console, stop: asyncio.Event) -> int:
+async def tail(
+    nats_url: str,
+    options: TailOptions,
+    console: Console,
+    stop: asyncio.Event,
+    *,
+    tls_ca: Path | None = None,
+) -> int:
     """Print alerts until ``stop`` is set or ``options.count`` were printed; returns how many."""
-    nc = await connect(nats_url, "peaceland-alerts-tail")
+    nc = await connect(nats_url, "peaceland-alerts-tail", tls_ca=tls_ca)
     queue: asyncio.Queue[StoredAlert] = asyncio.Queue()
 
     async def on_msg(msg: Msg) -> None:

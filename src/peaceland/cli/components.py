@@ -195,7 +195,8 @@ def simulate(
         area=Area.parse(area) if area is not None else FRANCE,
         prefix=prefix,
     )
-    summary = run_in_terminal(resolve_endpoints(settings).publisher_url, options)
+    endpoints = resolve_endpoints(settings)
+    summary = run_in_terminal(endpoints.publisher_url, options, tls_ca=endpoints.nats_tls_ca)
     click.echo(summary.describe())
     if summary.errors:
         raise ServiceError(f"{summary.errors:,} of {summary.sent:,} reports were not acknowledged")

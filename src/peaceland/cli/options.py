@@ -44,11 +44,8 @@ JSON_TABLE_OPTION = click.option(
 
 def settings_from(**overrides: Any) -> Settings:
     """The settings of this process, CLI options over ``PEACELAND_*`` over ``peaceland.toml``."""
-    from peaceland.stream import use_tls_ca
-
     try:
         settings = load_settings(**overrides)
     except PeacelandError as exc:
         raise click.ClickException(str(exc)) from None
-    use_tls_ca(settings.nats_tls_ca)  # every NATS client of this process trusts it
     return settings

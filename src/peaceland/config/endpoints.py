@@ -9,6 +9,7 @@ and DuckDB take.
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from typing import TypeAlias
 
 from peaceland.config.secret import Secret
@@ -44,6 +45,8 @@ class Endpoints:
     mqtt_url: str | None = None
     #: Publishing reports only (the fleet role); ``nats_url`` when no narrower one is known.
     drone_nats_url: str = ""
+    #: The authority NATS clients trust for ``tls://`` URLs (``None``: the system's).
+    nats_tls_ca: Path | None = None
 
     @property
     def publisher_url(self) -> str:
@@ -87,6 +90,7 @@ def resolve_endpoints(settings: Settings) -> Endpoints:
             or (state.drone_nats_url if state and embedded_nats else None)
             or ""
         ),
+        nats_tls_ca=settings.nats_tls_ca,
     )
 
 

@@ -22,9 +22,19 @@ from collections.abc import Sequence
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 
-from peaceland.contract import ALERTS_STREAM, MSG_ID_HEADER, InvalidReport, decode_alert
+from peaceland.contract import ALERTS_STREAM, InvalidReport, decode_alert
 from peaceland.delivery.incident_store import IncidentStore
-from peaceland.stream import ConsumerSpec, ContinuousConsumer, deadletter_message
+from peaceland.stream import (
+    Action,
+    ConsumerSpec,
+    ContinuousConsumer,
+    Publisher,
+    RetryPolicy,
+    apply,
+    deadletter_id,
+    deadletter_message,
+    parse_ack_subject,
+)
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +83,8 @@ class IncidentBuilder:
         self.store = store
         self.options = options or BuilderOptions()
         self.counters = BuilderCounters()
+        self.publisher = Publisher(nc)
+        self.retry = RetryPolicy(self.options.max_deliver, self.options.retry_delay_s)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until ``stop`` is set; the batch in hand is finished first."""
@@ -121,12 +133,16 @@ class IncidentBuilder:
 
     async def _dead_letter(self, msg: Msg, reason: str) -> None:
         self.counters.invalid += 1
-        seq = msg.metadata.sequence.stream
-        out = deadletter_message(SOURCE, msg.data, f"ALERTS seq {seq} is not an alert: {reason}")
-        headers = dict(out.headers or {})
-        headers[MSG_ID_HEADER] = f"{SOURCE}:{ALERTS_STREAM}:{seq}"
+        at = parse_ack_subject(msg.reply)
+        seq = at.stream_seq
+        out = deadletter_message(
+            SOURCE,
+            msg.data,
+            f"ALERTS seq {seq} is not an alert: {reason}",
+            msg_id=deadletter_id(SOURCE, ALERTS_STREAM, seq, at.timestamp_ns),
+        )
         try:
-            await self.js.publish(out.subject, out.payload, headers=headers)
+            await self.publisher.publish(out)
         except Exception as exc:
             await self._retry_later(msg, exc)
             return
@@ -136,14 +152,16 @@ class IncidentBuilder:
     async def _retry_later(self, msg: Msg, exc: Exception) -> None:
         self.counters.failures += 1
         meta = msg.metadata
-        if meta.num_delivered >= self.options.max_deliver:
+        decision = self.retry.on_failure(meta.num_delivered)
+        if decision.action is Action.TERM:
             log.error(
                 "giving up on ALERTS seq %d after %d deliveries: %r",
                 meta.sequence.stream,
                 meta.num_delivered,
                 exc,
             )
-            await msg.term()
-            return
-        log.warning("incident for ALERTS seq %d failed, retrying: %r", meta.sequence.stream, exc)
-        await msg.nak(delay=self.options.retry_delay_s)
+        else:
+            log.warning(
+                "incident for ALERTS seq %d failed, retrying: %r", meta.sequence.stream, exc
+            )
+        await apply(msg, decision)

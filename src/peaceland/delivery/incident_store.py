@@ -27,10 +27,7 @@ from typing import Final, Protocol, TypeVar
 
 import msgspec
 from nats.js import JetStreamContext
-from nats.js import api as js_api
 from nats.js.errors import (
-    BadRequestError,
-    BucketNotFoundError,
     KeyDeletedError,
     KeyNotFoundError,
     KeyWrongLastSequenceError,
@@ -50,6 +47,7 @@ from peaceland.delivery.incidents import (
     citizen_key,
     parse_incident_id,
 )
+from peaceland.stream import BucketSpec, open_bucket
 
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -60,6 +58,9 @@ ARCHIVE_PREFIX: Final = "incident."
 #: Incidents live as long as the alerts they group (``ALERTS`` keeps 30 days); the age of a
 #: key counts from its last change, so an incident still changing never expires.
 MAX_AGE_S: Final = 30 * 24 * 60 * 60.0
+BUCKET_SPEC: Final = BucketSpec(
+    BUCKET, "incidents: alerts grouped per citizen, and their lifecycle", ttl_s=MAX_AGE_S
+)
 MAX_ATTEMPTS: Final = 50
 #: Concurrent reads when looking up the status of many alerts.
 LOOKUPS_AT_ONCE: Final = 64
@@ -176,26 +177,6 @@ class MemoryKeyValue:
         return [value for key, (value, _) in sorted(self.data.items()) if key.startswith(prefix)]
 
 
-async def open_bucket(js: JetStreamContext, replicas: int = 1) -> NatsKeyValue:
-    """Bind to ``INCIDENTS``, creating it when missing. Safe when several processes race."""
-    try:
-        return NatsKeyValue(await js.key_value(BUCKET), js)
-    except BucketNotFoundError:
-        pass
-    config = js_api.KeyValueConfig(
-        bucket=BUCKET,
-        description="incidents: alerts grouped per citizen, and their lifecycle",
-        history=1,
-        ttl=MAX_AGE_S,
-        replicas=replicas,
-        storage=js_api.StorageType.FILE,
-    )
-    try:
-        return NatsKeyValue(await js.create_key_value(config), js)
-    except BadRequestError:  # created meanwhile, maybe with other settings: use it as it is
-        return NatsKeyValue(await js.key_value(BUCKET), js)
-
-
 def _utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -215,7 +196,8 @@ class IncidentStore:
 
     @classmethod
     async def open(cls, js: JetStreamContext, replicas: int = 1) -> IncidentStore:
-        return cls(await open_bucket(js, replicas))
+        """Bind to ``INCIDENTS``, creating it when missing."""
+        return cls(NatsKeyValue(await open_bucket(js, BUCKET_SPEC, replicas=replicas), js))
 
     async def _record(self, key: str) -> tuple[CitizenRecord | None, int | None]:
         found = await self.kv.get(CITIZEN_PREFIX + key)

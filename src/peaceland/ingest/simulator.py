@@ -25,6 +25,7 @@ import signal
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 
 from nats.aio.client import Client as NatsClient
 
@@ -38,7 +39,7 @@ from peaceland.ingest.fleet import (
     Fleet,
     FleetConfig,
 )
-from peaceland.stream import BatchWindow, bus
+from peaceland.stream import BatchWindow, OutMessage, Publisher, connect
 
 DEFAULT_MAX_IN_FLIGHT = 4096
 DEFAULT_ACK_TIMEOUT_S = 10.0
@@ -137,9 +138,11 @@ class SimulationSummary:
 ProgressCallback = Callable[[SimulationSummary], None]
 
 
-async def connect(nats_url: str) -> NatsClient:
+async def connect_fleet(nats_url: str, tls_ca: Path | None = None) -> NatsClient:
     # Drone credentials: replies under the drones' inbox prefix, the only one they may use.
-    connecting = bus.connect(nats_url, "peaceland-simulate", inbox_prefix=DEFAULT_INBOX_PREFIX)
+    connecting = connect(
+        nats_url, "peaceland-simulate", tls_ca=tls_ca, inbox_prefix=DEFAULT_INBOX_PREFIX
+    )
     return await asyncio.wait_for(connecting, 10.0)
 
 
@@ -150,6 +153,7 @@ async def run_simulation(
     *,
     stop: asyncio.Event | None = None,
     clock: Callable[[], float] = time.monotonic,
+    tls_ca: Path | None = None,
 ) -> SimulationSummary:
     """Publish the fleet's reports until count, duration or ``stop``; wait for in-flight
     acknowledgements (at most ``ack_timeout``), then return the summary.
@@ -161,11 +165,10 @@ async def run_simulation(
     fleet = Fleet(options.fleet_config(seed), start)
     # The streams are created by `peaceland up` and by every service; drone credentials may
     # not create them.
-    nc = await connect(nats_url)
+    nc = await connect_fleet(nats_url, tls_ca)
     try:
-        window = BatchWindow(
-            nc, nc.jetstream(), max_in_flight=options.max_in_flight, ack_timeout=options.ack_timeout
-        )
+        publisher = Publisher(nc, timeout=options.ack_timeout)
+        window = publisher.window(max_in_flight=options.max_in_flight)
         run = _Run(options, seed, window, clock)
         ticker = asyncio.create_task(run.tick(progress))
         try:
@@ -248,17 +251,19 @@ class _Run:
                 pause = min(due - now, deadline - now, TICK_S, FLUSH_INTERVAL_S)
                 await asyncio.sleep(pause)
                 continue
-            if self.window.nc.is_closed:
+            if self.window.publisher.nc.is_closed:
                 return "connection closed"
             self.sent += 1
             self.alerting += report.alerting
-            await window.add(bus.OutMessage(report.subject, report.payload, report.report_id))
+            await window.add(OutMessage(report.subject, report.payload, report.report_id))
             report = next(fleet)
             if self.sent % _YIELD_EVERY == 0:
                 await asyncio.sleep(0)  # let the client flush and read acks
 
 
-def run_in_terminal(nats_url: str, options: SimulationOptions) -> SimulationSummary:
+def run_in_terminal(
+    nats_url: str, options: SimulationOptions, *, tls_ca: Path | None = None
+) -> SimulationSummary:
     """Run with a live progress bar on stderr; Ctrl-C (or SIGTERM) stops cleanly, a second
     Ctrl-C aborts without waiting for acknowledgements."""
     from rich.console import Console
@@ -299,7 +304,7 @@ def run_in_terminal(nats_url: str, options: SimulationOptions) -> SimulationSumm
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(signal.SIGINT, interrupt)
             loop.add_signal_handler(signal.SIGTERM, stop.set)
-        return await run_simulation(nats_url, options, show, stop=stop)
+        return await run_simulation(nats_url, options, show, stop=stop, tls_ca=tls_ca)
 
     try:
         summary = asyncio.run(main())

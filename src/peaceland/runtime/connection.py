@@ -19,7 +19,7 @@ async def component_client(
     The caller drains it at the end; ``component_connection`` does that for it."""
     # A NATS URL alone is enough: the alerter and webhooks need no S3.
     nats_url = settings.nats_url or resolve_endpoints(settings).nats_url
-    nc = await connect(nats_url, f"peaceland-{component}")
+    nc = await connect(nats_url, f"peaceland-{component}", tls_ca=settings.nats_tls_ca)
     try:
         if streams:
             await create_missing_streams(nc.jetstream())

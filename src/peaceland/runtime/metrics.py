@@ -24,7 +24,7 @@ from prometheus_client import (
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from peaceland.stream import bus
+from peaceland.stream import STREAMS
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +128,7 @@ class ConsumerLag(Collector):
 
     async def refresh(self, js: JetStreamContext) -> None:
         rows: list[tuple[str, str, int, int]] = []
-        for spec in bus.STREAMS:
+        for spec in STREAMS:
             try:
                 infos = await js.consumers_info(spec.name)
             except Exception as exc:  # a scrape must not fail because a stream is missing

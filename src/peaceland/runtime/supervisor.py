@@ -35,7 +35,7 @@ from peaceland.config import Settings, resolve_endpoints
 from peaceland.contract import ALERTS_STREAM, REPORTS_STREAM
 from peaceland.runtime.component import Backoff, Component
 from peaceland.servers import free_port, services
-from peaceland.stream import ConsumerSpec, bus, consumer_lag
+from peaceland.stream import ConsumerSpec, connect, consumer_lag, stream_message_counts
 
 log = logging.getLogger(__name__)
 
@@ -165,7 +165,7 @@ class Summary:
         for column in ("what", "value"):
             table.add_column(column)
         try:
-            counts = await bus.stream_message_counts(js)
+            counts = await stream_message_counts(js)
             reports, alerts = counts.get(REPORTS_STREAM), counts.get(ALERTS_STREAM)
             if reports is not None:
                 self.ingest.add(now, reports)
@@ -212,7 +212,8 @@ class Supervisor:
         for child in self.children:
             await child.start(self.env)
         summary = Summary(self.children)
-        nc = await bus.connect(resolve_endpoints(self.settings).nats_url, "peaceland-run")
+        endpoints = resolve_endpoints(self.settings)
+        nc = await connect(endpoints.nats_url, "peaceland-run", tls_ca=endpoints.nats_tls_ca)
         try:
             with Live(console=console, refresh_per_second=1, transient=False) as live:
                 while not stop.is_set():
@@ -254,7 +255,8 @@ DEMO_LOGIN: Final = "demo-console"
 
 
 async def _console_token(settings: Settings) -> str:
-    nc = await bus.connect(resolve_endpoints(settings).nats_url, "peaceland-demo")
+    endpoints = resolve_endpoints(settings)
+    nc = await connect(endpoints.nats_url, "peaceland-demo", tls_ca=endpoints.nats_tls_ca)
     try:
         js = nc.jetstream()
         actor = audit_log.cli_actor()

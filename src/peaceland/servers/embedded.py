@@ -223,7 +223,7 @@ def nats_config(
         f'listen: "{host}:{ports["nats"]}"\n'
         f'http: "{host}:{ports["nats_monitor"]}"\n'
         f"jetstream {{\n  store_dir: {store}\n  sync_interval: always\n"
-        # Stream byte limits (bus.STREAMS) are ceilings that JetStream reserves up front;
+        # Stream byte limits (stream.STREAMS) are ceilings that JetStream reserves up front;
         # allow them all, the disk stays the real limit.
         f"  max_file_store: {MAX_FILE_STORE}\n}}\n"
         f'mqtt {{\n  listen: "{host}:{ports["mqtt"]}"\n{mqtt_tls}}}\n'

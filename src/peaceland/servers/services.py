@@ -41,7 +41,7 @@ from peaceland.contract import (
 from peaceland.servers import embedded, processes
 from peaceland.servers.embedded import ALL_PORTS, KINDS, NATS, SERVICES, WEED, Layout
 from peaceland.storage import prepare_s3, probe_s3
-from peaceland.stream import prepare_nats, probe_nats, redact, use_tls_ca, wait_nats_login
+from peaceland.stream import prepare_nats, probe_nats, redact, wait_nats_login
 
 __all__ = [
     "ALL_PORTS",
@@ -125,7 +125,6 @@ def start_services(
 ) -> UpReport:
     """``up``, also saying what was started and what was already running."""
     began = time.monotonic()
-    use_tls_ca(settings.nats_tls_ca)
     if settings.s3_endpoint and not (settings.s3_access_key and settings.s3_secret_key):
         raise ConfigError(S3_CREDENTIALS_REQUIRED)
     explicit = dict(ports or {})
@@ -245,6 +244,7 @@ def _prepare(
         deadline=deadline,
         died=embedded.death_check(layout, NATS, pids[NATS]) if NATS in pids else None,
         context=embedded.log_context(layout, ours(NATS)),
+        tls_ca=settings.nats_tls_ca,
     )
     prepare_s3(
         state.s3_endpoint,
@@ -310,7 +310,6 @@ def enroll_drone(settings: Settings, drone_id: str) -> DroneCredentials:
             "NATS is external (PEACELAND_NATS_URL): add the drone's user to that server's "
             "configuration; docs/security.md lists the permissions a drone needs"
         )
-    use_tls_ca(settings.nats_tls_ca)
     layout = Layout.of(settings)
     with processes.exclusive_lock(layout.root / ".lock", LOCK_TIMEOUT_S):
         state = embedded.read_state(layout)
@@ -327,7 +326,7 @@ def enroll_drone(settings: Settings, drone_id: str) -> DroneCredentials:
     user = nats_auth.drone_user(drone_id)
     address = embedded.nats_url(state.ports, tls=settings.nats_tls_cert is not None)
     url = nats_auth.with_credentials(address, user, password)
-    wait_nats_login(url, deadline=time.monotonic() + RELOAD_TIMEOUT_S)
+    wait_nats_login(url, deadline=time.monotonic() + RELOAD_TIMEOUT_S, tls_ca=settings.nats_tls_ca)
     log.info("enrolled drone %s (NATS user %s)", drone_id, user)
     return DroneCredentials(
         drone_id=drone_id,
@@ -359,7 +358,6 @@ def kill_service(settings: Settings, name: str, sig: signal.Signals = signal.SIG
 
 def status(settings: Settings, *, timeout: float = 3.0) -> list[ServiceStatus]:
     """Each server: address, pid, health (running / stopped / unhealthy) and stream counts."""
-    use_tls_ca(settings.nats_tls_ca)
     layout = Layout.of(settings)
     state = embedded.read_state(layout) if layout.root.is_dir() else None
     ports = {**embedded.read_ports(layout), **(state.ports if state else {})}
@@ -393,7 +391,7 @@ def _nats_status(
         }
     if url is None or (not external and pid is None):
         return ServiceStatus(NATS, "stopped", url and redact(url), endpoints=endpoints)
-    probe = probe_nats(url, timeout)
+    probe = probe_nats(url, timeout, tls_ca=settings.nats_tls_ca)
     return ServiceStatus(
         NATS,
         "running" if probe.error is None else "unhealthy",

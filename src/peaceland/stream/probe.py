@@ -13,6 +13,7 @@ import dataclasses
 import logging
 import time
 from collections.abc import Callable, Coroutine
+from pathlib import Path
 from typing import Any, TypeVar
 
 import nats
@@ -20,7 +21,8 @@ import nats.errors
 from nats.aio.client import Client as NatsClient
 
 from peaceland.contract import ServiceError, describe
-from peaceland.stream import bus
+from peaceland.stream.admin import ensure_streams, stream_message_counts
+from peaceland.stream.connection import connect_once, redact
 
 log = logging.getLogger(__name__)
 
@@ -48,13 +50,14 @@ class NatsProbe:
     streams: dict[str, int | None] | None = None
 
 
-async def _connect(url: str, wait_s: float) -> NatsClient:
+async def _connect(url: str, wait_s: float, tls_ca: Path | None) -> NatsClient:
     async def quiet(exc: Exception) -> None:
         log.debug("nats probe: %s", exc)
 
     return await asyncio.wait_for(
-        bus.connect_once(
+        connect_once(
             url,
+            tls_ca=tls_ca,
             name="peaceland-probe",
             connect_timeout=wait_s,
             allow_reconnect=False,
@@ -62,23 +65,27 @@ async def _connect(url: str, wait_s: float) -> NatsClient:
             max_reconnect_attempts=1,
             reconnect_time_wait=0.1,
             error_cb=quiet,
-            tls=bus.client_tls(url),
         ),
         wait_s + 1.0,
     )
 
 
 def prepare_nats(
-    url: str, *, deadline: float, died: DeathCheck | None, context: Callable[[], str]
+    url: str,
+    *,
+    deadline: float,
+    died: DeathCheck | None,
+    context: Callable[[], str],
+    tls_ca: Path | None = None,
 ) -> None:
     """Wait until JetStream answers at ``url``, then create or update the streams."""
 
     async def attempt(wait_s: float) -> None:
-        nc = await _connect(url, wait_s)
+        nc = await _connect(url, wait_s, tls_ca)
         try:
             js = nc.jetstream(timeout=max(wait_s, 5.0))
             await js.account_info()
-            await bus.ensure_streams(js)
+            await ensure_streams(js)
         finally:
             await nc.close()
 
@@ -99,7 +106,7 @@ def prepare_nats(
     run_async(loop)
 
 
-def wait_nats_login(url: str, *, deadline: float) -> None:
+def wait_nats_login(url: str, *, deadline: float, tls_ca: Path | None = None) -> None:
     """Wait until ``url``'s credentials are accepted (a reloaded configuration applies
     asynchronously after SIGHUP)."""
 
@@ -107,32 +114,30 @@ def wait_nats_login(url: str, *, deadline: float) -> None:
         last: BaseException | None = None
         while time.monotonic() < deadline:
             try:
-                nc = await _connect(url, 1.0)
+                nc = await _connect(url, 1.0, tls_ca)
             except (*_NATS_ERRORS, TimeoutError) as exc:
                 last = exc
                 await asyncio.sleep(0.05)
                 continue
             await nc.close()
             return
-        raise ServiceError(
-            f"NATS at {bus.redact(url)} did not accept the new user: {describe(last)}"
-        )
+        raise ServiceError(f"NATS at {redact(url)} did not accept the new user: {describe(last)}")
 
     run_async(loop)
 
 
-def probe_nats(url: str, timeout: float) -> NatsProbe:
+def probe_nats(url: str, timeout: float, *, tls_ca: Path | None = None) -> NatsProbe:
     """One try: connect, ask JetStream, count the messages of each stream."""
 
     async def go() -> NatsProbe:
         try:
-            nc = await _connect(url, timeout)
+            nc = await _connect(url, timeout, tls_ca)
         except _NATS_ERRORS as exc:
             return NatsProbe(describe(exc))
         try:
             js = nc.jetstream(timeout=timeout)
             await js.account_info()
-            return NatsProbe(None, await bus.stream_message_counts(js))
+            return NatsProbe(None, await stream_message_counts(js))
         except _NATS_ERRORS as exc:
             return NatsProbe(describe(exc))
         finally:

@@ -14,10 +14,9 @@ from typing import Any
 import msgspec
 from aiohttp import web
 from nats.aio.client import Client as NatsClient
-from nats.js import JetStreamContext
 
 from peaceland.ingest import IngestPlan, plan_body
-from peaceland.stream import GroupPublisher, publish_all
+from peaceland.stream import GroupPublisher, Publisher
 from peaceland.web.auth import caller_of
 
 log = logging.getLogger(__name__)
@@ -36,7 +35,6 @@ class IngestCounters:
 
 
 NATS_KEY = web.AppKey("nats", NatsClient)
-JS_KEY = web.AppKey("jetstream", JetStreamContext)
 COUNTERS_KEY = web.AppKey("ingest_counters", IngestCounters)
 BODY_LIMIT_KEY = web.AppKey("body_limit", int)
 PUBLISHER_KEY = web.AppKey("publisher", GroupPublisher)
@@ -67,13 +65,12 @@ async def post_reports(request: web.Request) -> web.Response:
     except web.HTTPRequestEntityTooLarge:
         return _error(413, f"body is over the {limit}-byte limit")
     plan = plan_body(body, SOURCE, caller_of(request).drone_id)
-    js = app[JS_KEY]
+    group = app[PUBLISHER_KEY]
     try:
         # Reports from concurrent requests go together as atomic batches (one fsync each);
         # the rare dead letters one by one.
         report_acks, dead_acks = await asyncio.gather(
-            app[PUBLISHER_KEY].publish(plan.reports),
-            publish_all(js, plan.deadletters, timeout=PUBLISH_TIMEOUT_S),
+            group.publish(plan.reports), group.publisher.publish_all(plan.deadletters)
         )
         results = [*report_acks, *dead_acks]
     except TimeoutError as exc:
@@ -123,9 +120,8 @@ async def healthz(request: web.Request) -> web.Response:
 def add_gateway_routes(app: web.Application, nc: NatsClient, max_body_bytes: int) -> None:
     app[NATS_KEY] = nc
     app[BODY_LIMIT_KEY] = max_body_bytes
-    app[JS_KEY] = nc.jetstream()
     # Concurrent requests share atomic batches: one fsync for many single-report requests.
-    app[PUBLISHER_KEY] = GroupPublisher(nc, app[JS_KEY], timeout=PUBLISH_TIMEOUT_S)
+    app[PUBLISHER_KEY] = Publisher(nc, timeout=PUBLISH_TIMEOUT_S).group()
     app[COUNTERS_KEY] = IngestCounters()
     app.router.add_post("/api/v1/reports", post_reports)
     app.router.add_get("/healthz", healthz)

@@ -11,7 +11,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.registry import Collector
 
 from peaceland.runtime import metrics
-from peaceland.stream import bus
+from peaceland.stream import stream_message_counts
 
 REGISTRY_KEY: Final = web.AppKey("metrics_registry", CollectorRegistry)
 LAG_KEY: Final = web.AppKey("consumer_lag", metrics.ConsumerLag)
@@ -32,7 +32,7 @@ async def get_readyz(request: web.Request) -> web.Response:
     if not nc.is_connected:
         problems.append("nats disconnected")
     else:
-        counts = await bus.stream_message_counts(nc.jetstream())
+        counts = await stream_message_counts(nc.jetstream())
         problems.extend(f"stream {name} missing" for name, n in counts.items() if n is None)
     status = 503 if problems else 200
     body = {"status": "ready" if not problems else "not ready", "problems": problems}
