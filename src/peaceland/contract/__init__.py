@@ -1,5 +1,5 @@
 """The wire contract, pure: reports and alerts (model, validation, codecs), the names of
-streams, subjects and headers, and the exception tree.
+streams, subjects and headers, the one time grammar (``times``), and the exception tree.
 
 It imports nothing else of Peaceland: everything else may import it.
 """
@@ -55,6 +55,7 @@ from peaceland.contract.names import (
     deadletter_subject,
     report_subject,
 )
+from peaceland.contract.times import MAX_AGE, parse_time
 
 __all__ = [
     "ALERTS_PREFIX",
@@ -67,6 +68,7 @@ __all__ = [
     "DEFAULT_INBOX_PREFIX",
     "DUPLICATE_WINDOW_S",
     "ERROR_HEADER",
+    "MAX_AGE",
     "MAX_PAYLOAD_BYTES",
     "MAX_REPORT_BYTES",
     "MSG_ID_HEADER",
@@ -97,6 +99,7 @@ __all__ = [
     "describe",
     "encode_alert",
     "format_raised_at",
+    "parse_time",
     "report_subject",
     "split_batch",
     "valid_drone_id",
