@@ -25,7 +25,6 @@ from botocore.config import Config as BotoConfig
 from botocore.exceptions import ClientError
 from nats.js import api as js_api
 
-from conftest import Stack, stack_settings
 from peaceland.config import Secret, read_services_state, write_services_state
 from peaceland.contract import (
     DUPLICATE_WINDOW_S,
@@ -37,6 +36,7 @@ from peaceland.contract import (
 from peaceland.servers import embedded, processes, services
 from peaceland.storage.probe import s3_client
 from peaceland.stream import bus
+from peaceland.testing import Stack, stack_settings
 
 CONTRACT_KEYS = {"nats_url", "s3_endpoint", "s3_bucket", "s3_access_key", "s3_secret_key"}
 
