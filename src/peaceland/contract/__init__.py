@@ -6,6 +6,7 @@ It imports nothing else of Peaceland: everything else may import it.
 
 from __future__ import annotations
 
+from peaceland.contract.alerts import Alert, decode_alert, encode_alert, format_raised_at
 from peaceland.contract.errors import (
     AccessError,
     AnalyticsError,
@@ -25,13 +26,9 @@ from peaceland.contract.errors import (
 )
 from peaceland.contract.model import (
     MAX_REPORT_BYTES,
-    Alert,
     Report,
     Severity,
-    decode_alert,
     decode_report,
-    encode_alert,
-    format_raised_at,
     split_batch,
     valid_drone_id,
 )
