@@ -44,11 +44,12 @@ from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.js.errors import NotFoundError
 
-from benchmarks.common import api_headers, machine, private_stack, write_results
+from benchmarks.common import private_stack, write_results
 from benchmarks.sse_probe import SseProbe
 from peaceland.access import Role
 from peaceland.contract import MSG_ID_HEADER, REPORTS_STREAM, decode_alert, report_subject
 from peaceland.servers import free_port
+from peaceland.testing import api_headers, machine
 
 ECHO_SUBJECT = "peaceland.bench.echo"
 PROBE_DRONE = "probe-0001"

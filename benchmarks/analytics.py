@@ -35,13 +35,14 @@ from typing import Any
 import duckdb
 
 from benchmarks.analytics_data import START, Fleet, encode_hour, hours
-from benchmarks.common import machine, median, private_stack, write_results
+from benchmarks.common import median, private_stack, write_results
 from peaceland.analytics import STATS, TimeRange, archive_from, connect, run_stat
 from peaceland.analytics.catalog import httpfs_path, secret_sql
 from peaceland.analytics.stats import stat_params
 from peaceland.analytics.views import ALERT_COLUMNS, REPORT_COLUMNS, SIGHTINGS_SQL
 from peaceland.config import Endpoints
 from peaceland.storage import S3Store
+from peaceland.testing import machine
 
 
 async def upload(endpoints: Endpoints, total: int, days: int, drones: int) -> dict[str, Any]:

@@ -17,9 +17,10 @@ import time
 from typing import Any
 
 from benchmarks.analytics import upload
-from benchmarks.common import machine, private_stack, write_results
+from benchmarks.common import private_stack, write_results
 from peaceland.analytics import STATS, Archive, Confinement, archive_from, run_stat
 from peaceland.contract import PeacelandError
+from peaceland.testing import machine
 
 CONFINEMENTS = {"spilling": Confinement(), "no_spill": Confinement(spill_limit=None)}
 

@@ -30,7 +30,7 @@ from typing import Any
 
 from nats.errors import TimeoutError as NatsTimeoutError
 
-from benchmarks.common import machine, median, private_stack, write_results
+from benchmarks.common import median, private_stack, write_results
 from peaceland.archive.archiver import consumer_spec
 from peaceland.archive.layout import kind_prefix
 from peaceland.archive.status import summarize
@@ -42,6 +42,7 @@ from peaceland.ingest.simulator import run_simulation
 from peaceland.storage import S3Store
 from peaceland.stream import ConsumerSpec, PullSource, connect, consumer_lag
 from peaceland.stream.consumer import ensure_consumer
+from peaceland.testing import machine
 
 START = datetime(2026, 11, 28, tzinfo=UTC)
 DRONES = 2000

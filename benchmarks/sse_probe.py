@@ -35,7 +35,7 @@ import msgspec
 import nats
 from nats.aio.msg import Msg
 
-from benchmarks.common import api_headers, component, machine, private_stack, write_results
+from benchmarks.common import private_stack, write_results
 from peaceland.access import Role
 from peaceland.contract import (
     ALERTS_PREFIX,
@@ -46,6 +46,7 @@ from peaceland.contract import (
     format_raised_at,
 )
 from peaceland.servers import free_port
+from peaceland.testing import api_headers, component, machine
 from peaceland.web.sse_client import sse_events
 
 PROBE_DRONE = "sse-probe"

@@ -39,13 +39,7 @@ from benchmarks.archive_throughput import (
     preload,
     proc_stats,
 )
-from benchmarks.common import (
-    component,
-    machine,
-    markdown_table,
-    private_stack,
-    write_results,
-)
+from benchmarks.common import markdown_table, private_stack, write_results
 from peaceland.alerting.alerter import DURABLE as ALERTER
 from peaceland.analytics import connect
 from peaceland.archive.archiver import consumer_spec
@@ -55,6 +49,7 @@ from peaceland.contract import ALERTS_STREAM, REPORTS_STREAM
 from peaceland.storage import S3Store
 from peaceland.stream import ConsumerSpec, consumer_lag
 from peaceland.stream import connect as nats_connect
+from peaceland.testing import component, machine
 
 POLL_S = 0.05
 

@@ -31,7 +31,7 @@ from peaceland.web.app import WebOptions
 from peaceland.web.sse_client import Event, sse_events
 
 if TYPE_CHECKING:  # for the type checker only: never import a conftest at run time
-    from conftest import Stack
+    from peaceland.testing import Stack
 
 BASE_TS = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
 

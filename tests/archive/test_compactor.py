@@ -26,7 +26,7 @@ from peaceland.archive.parquet import decode_parquet, encode_parquet
 from peaceland.archive.rows import Received
 from peaceland.cli.compaction_view import ProgressBar, progress_bar, results_json, results_table
 from peaceland.contract import StoreError
-from peaceland.storage.object_store import MemoryStore
+from peaceland.testing import MemoryStore
 
 T0 = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)  # hour 08 closes at 11:00 with 2 h of grace
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)

@@ -42,7 +42,7 @@ from playwright.async_api import (
     expect,
 )
 
-from conftest import running_stack
+from peaceland.testing import running_stack
 
 pytestmark = pytest.mark.slow
 

@@ -11,8 +11,9 @@ import pytest
 
 from peaceland.contract import Alert, IllegalTransition, UnknownIncident
 from peaceland.delivery import IncidentStore
-from peaceland.delivery.incident_store import ARCHIVE_PREFIX, CITIZEN_PREFIX, MemoryKeyValue
+from peaceland.delivery.incident_store import ARCHIVE_PREFIX, CITIZEN_PREFIX
 from peaceland.delivery.incidents import CitizenRecord, attach, citizen_key
+from peaceland.testing import MemoryKeyValue
 
 T0 = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
 

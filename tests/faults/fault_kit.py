@@ -21,13 +21,11 @@ import dataclasses
 import json
 import os
 import random
-import signal
-import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import aiohttp
 import nats
@@ -45,6 +43,7 @@ from peaceland.contract import (
 )
 from peaceland.servers import free_port
 from peaceland.stream import connect
+from peaceland.testing import Component, machine
 
 RESULTS_ENV = "PEACELAND_FAULT_RESULTS"
 SEED_ENV = "PEACELAND_FAULT_SEED"
@@ -64,23 +63,13 @@ def case_seed(case: str) -> int:
 def record(case: str, result: Mapping[str, Any]) -> None:
     """Print the case's measurements; write them as JSON when ``PEACELAND_FAULT_RESULTS`` is
     set (a directory, created if needed)."""
-    line = {"case": case, "machine": _machine(), **result}
+    line = {"case": case, "machine": {**machine(), "at": datetime.now(UTC).isoformat()}, **result}
     print(f"[fault {case}] {json.dumps(line, sort_keys=True)}")
     target = os.environ.get(RESULTS_ENV)
     if target:
         folder = Path(target)
         folder.mkdir(parents=True, exist_ok=True)
         (folder / f"{case}.json").write_text(json.dumps(line, indent=2, sort_keys=True) + "\n")
-
-
-def _machine() -> dict[str, Any]:
-    model = ""
-    with contextlib.suppress(OSError):
-        for text in Path("/proc/cpuinfo").read_text().splitlines():
-            if text.startswith("model name"):
-                model = text.split(":", 1)[1].strip()
-                break
-    return {"cpus": os.cpu_count(), "cpu": model, "at": datetime.now(UTC).isoformat()}
 
 
 # -- who may do what: URLs and HTTP headers ------------------------------------------------------
@@ -103,96 +92,7 @@ def http_headers(stack: Any, role: str) -> dict[str, str]:
     return dict(stack.auth(role))
 
 
-# -- components as processes ---------------------------------------------------------------------
-
-
-class Component:
-    """One ``python -m peaceland <args>`` process; its output appended to ``log_path``."""
-
-    def __init__(
-        self, stack: Any, args: Sequence[str], log_path: Path, env: Mapping[str, str] = {}
-    ) -> None:
-        self.stack = stack
-        self.args = tuple(args)
-        self.log_path = log_path
-        self.env = dict(env)
-        self.proc: asyncio.subprocess.Process | None = None
-        self.starts = 0
-
-    @property
-    def name(self) -> str:
-        return self.args[0]
-
-    @property
-    def pid(self) -> int | None:
-        return self.proc.pid if self.proc is not None and self.proc.returncode is None else None
-
-    async def start(self) -> None:
-        assert self.pid is None, f"{self.name} already runs"
-        log: IO[bytes]
-        with self.log_path.open("ab") as log:
-            self.proc = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "peaceland",
-                *self.args,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=log,
-                stderr=log,
-                env=self.stack.env(**self.env),
-                start_new_session=True,
-            )
-        self.starts += 1
-
-    async def kill(self) -> None:
-        """SIGKILL, and wait for it."""
-        if self.proc is not None and self.proc.returncode is None:
-            self.proc.kill()
-            await self.proc.wait()
-
-    async def stop(self, timeout: float = 30.0) -> int | None:
-        """SIGTERM, SIGKILL if it is still there after ``timeout``; the exit code."""
-        proc = self.proc
-        if proc is None:
-            return None
-        if proc.returncode is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(proc.wait(), timeout)
-            except TimeoutError:
-                proc.kill()
-                await proc.wait()
-        return proc.returncode
-
-    def rss_mb(self) -> float | None:
-        pid = self.pid
-        if pid is None:
-            return None
-        try:
-            for text in Path(f"/proc/{pid}/status").read_text().splitlines():
-                if text.startswith("VmRSS:"):
-                    return int(text.split()[1]) / 1024
-        except OSError:
-            return None
-        return None
-
-    def output(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")
-        except OSError:
-            return ""
-
-
-@contextlib.asynccontextmanager
-async def components(*running: Component) -> AsyncIterator[tuple[Component, ...]]:
-    """Start them; whatever happens, none is left running afterwards."""
-    try:
-        for component in running:
-            await component.start()
-        yield running
-    finally:
-        for component in running:
-            await component.kill()
+# -- components as processes (``peaceland.testing.Component``) ----------------------------------
 
 
 def gateway_component(stack: Any, log_dir: Path) -> tuple[Component, str]:

@@ -15,13 +15,11 @@ import pytest
 from aiohttp import web
 from fault_kit import (
     ARCHIVER_ARGS,
-    Component,
     Fleet,
     Ledger,
     archive_census,
     case_seed,
     check_everything,
-    components,
     connect_forever,
     drone_url,
     eventually,
@@ -35,6 +33,7 @@ from nats.js import api as js_api
 from peaceland.contract import ALERTS_STREAM, MSG_ID_HEADER, REPORTS_STREAM, report_subject
 from peaceland.delivery.webhook_policy import ALERT_ID_HEADER, endpoint_id
 from peaceland.servers import free_port
+from peaceland.testing import Component, components
 
 pytestmark = pytest.mark.slow
 

@@ -13,14 +13,12 @@ from typing import Any
 import pytest
 from fault_kit import (
     ARCHIVER_ARGS,
-    Component,
     Fleet,
     HttpFleet,
     Ledger,
     case_seed,
     catch_up_time,
     check_everything,
-    components,
     drone_url,
     gateway_component,
     http_headers,
@@ -29,6 +27,8 @@ from fault_kit import (
     settle_everything,
     wait_http_ready,
 )
+
+from peaceland.testing import Component, components
 
 pytestmark = pytest.mark.slow
 

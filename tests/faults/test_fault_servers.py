@@ -13,13 +13,11 @@ from typing import Any
 import pytest
 from fault_kit import (
     ARCHIVER_ARGS,
-    Component,
     Fleet,
     Ledger,
     case_seed,
     catch_up_time,
     check_everything,
-    components,
     drone_url,
     monitor,
     record,
@@ -29,6 +27,7 @@ from nats.aio.client import Client as NatsClient
 
 from peaceland.contract import REPORTS_STREAM
 from peaceland.servers import services
+from peaceland.testing import Component, components
 
 pytestmark = pytest.mark.slow
 

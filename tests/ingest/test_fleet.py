@@ -13,8 +13,9 @@ from hypothesis import strategies as st
 
 from peaceland.contract import ConfigError, Report, decode_report, report_subject
 from peaceland.ingest import FRANCE, Area, SimulationOptions
-from peaceland.ingest.fleet import AGITATED_WORDS, CALM_WORDS, Fleet, FleetConfig, SimulatedReport
+from peaceland.ingest.fleet import Fleet, FleetConfig, SimulatedReport
 from peaceland.ingest.simulator import SimulationSummary
+from peaceland.ingest.vocabulary import AGITATED_WORDS, CALM_WORDS
 from peaceland.stream import redact
 
 START = datetime(2026, 11, 28, 10, 15, tzinfo=UTC)

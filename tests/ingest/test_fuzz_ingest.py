@@ -1,4 +1,4 @@
-"""Fuzzing both ingest paths (HTTP gateway and NATS) end to end: ``benchmarks.fuzz``.
+"""Fuzzing both ingest paths (HTTP gateway and NATS) end to end: ``peaceland.testing.run_fuzz``.
 
 Here 20,000 payloads (about 35 s on the 2-core machine); ``make fuzz`` runs 100,000.
 """
@@ -8,7 +8,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from benchmarks.fuzz import run_fuzz
+
+from peaceland.testing import run_fuzz
 
 pytestmark = pytest.mark.slow
 

@@ -25,7 +25,6 @@ from botocore.config import Config as BotoConfig
 from botocore.exceptions import ClientError
 from nats.js import api as js_api
 
-from conftest import Stack, stack_settings
 from peaceland.config import Secret, read_services_state, write_services_state
 from peaceland.contract import (
     DUPLICATE_WINDOW_S,
@@ -35,8 +34,10 @@ from peaceland.contract import (
     report_subject,
 )
 from peaceland.servers import embedded, processes, services
+from peaceland.servers.layout import WEED_PORTS, Layout
 from peaceland.storage.probe import s3_client
 from peaceland.stream import STREAMS
+from peaceland.testing import Stack, stack_settings
 
 CONTRACT_KEYS = {"nats_url", "s3_endpoint", "s3_bucket", "s3_access_key", "s3_secret_key"}
 
@@ -66,7 +67,7 @@ def assert_one_line_error(result: subprocess.CompletedProcess[str], *fragments: 
 
 def our_servers(data_dir: Path) -> dict[str, int | None]:
     """Any live process that is one of our servers for ``data_dir``, found by scanning /proc."""
-    layout = embedded.Layout(data_dir.resolve())
+    layout = Layout(data_dir.resolve())
     kinds = {services.NATS: "nats-server", services.WEED: "weed"}
     return {n: processes.find_server(b, layout.marker(n)) for n, b in kinds.items()}
 
@@ -91,7 +92,7 @@ def sleeper() -> Iterator[subprocess.Popen[bytes]]:
 
 
 def test_nats_config_is_jetstream_on_synced_files_with_mqtt(tmp_path: Path) -> None:
-    layout = embedded.Layout(tmp_path)
+    layout = Layout(tmp_path)
     layout.dir("nats").mkdir(parents=True)
     users = embedded.nats_users(layout)
     text = embedded.nats_config(layout, {"nats": 1, "nats_monitor": 2, "mqtt": 3}, users)
@@ -110,8 +111,8 @@ def test_nats_config_is_jetstream_on_synced_files_with_mqtt(tmp_path: Path) -> N
 
 
 def test_weed_sets_every_port_binds_loopback_and_sends_no_telemetry(tmp_path: Path) -> None:
-    ports = {name: 20000 + i for i, name in enumerate(embedded.WEED_PORTS)}
-    argv = embedded.weed_argv(Path("/bin/weed"), embedded.Layout(tmp_path), ports)
+    ports = {name: 20000 + i for i, name in enumerate(WEED_PORTS)}
+    argv = embedded.weed_argv(Path("/bin/weed"), Layout(tmp_path), ports)
     for flag, name in [
         ("-master.port", "master"),
         ("-master.port.grpc", "master_grpc"),

@@ -14,7 +14,7 @@ from multidict import CIMultiDictProxy
 from peaceland.web.app import WebOptions
 
 if TYPE_CHECKING:  # for the type checker only: never import a conftest at run time
-    from conftest import Stack
+    from peaceland.testing import Stack
 
 
 def auth_headers(stack: Any, role: str | None = "admin") -> dict[str, str]:

@@ -18,7 +18,7 @@ from peaceland.contract import DEADLETTER_STREAM, ERROR_HEADER, MSG_ID_HEADER, R
 from peaceland.stream import ensure_streams
 
 if TYPE_CHECKING:  # for the type checker only: never import a conftest at run time
-    from conftest import Stack
+    from peaceland.testing import Stack
 
 pytestmark = pytest.mark.slow
 

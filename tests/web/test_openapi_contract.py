@@ -17,7 +17,6 @@ from typing import Any
 import pytest
 import requests
 import schemathesis
-from benchmarks.common import component
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.result import Ok
@@ -30,6 +29,7 @@ from schemathesis.specs.openapi.checks import (
 
 from peaceland.access.roles import ROUTES
 from peaceland.servers import free_port
+from peaceland.testing import component
 from peaceland.web.openapi_api import OPENAPI_FILE, OPENAPI_ROUTE, load_openapi
 
 pytestmark = pytest.mark.slow

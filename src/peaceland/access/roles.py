@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import enum
 import hashlib
-import hmac
 import re
 import secrets
 from collections.abc import Mapping
@@ -120,10 +119,6 @@ def new_token() -> str:
 def token_hash(token: str) -> str:
     """The token's key in the store: SHA-256, hex."""
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-def same_hash(a: str, b: str) -> bool:
-    return hmac.compare_digest(a, b)
 
 
 def bearer_token(authorization: str | None) -> str | None:

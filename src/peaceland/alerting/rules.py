@@ -32,7 +32,7 @@ MAJOR_BELOW: Final = 12
 
 class Rule(Protocol):
     """Anything that turns a report into alerts; ``raised_at`` is the alerter's clock, formatted
-    by ``model.format_raised_at``."""
+    by ``contract.format_raised_at``."""
 
     def __call__(self, report: Report, raised_at: str, /) -> Iterable[Alert]: ...
 

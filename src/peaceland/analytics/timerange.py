@@ -1,6 +1,6 @@
 """``--since`` / ``--until`` and the partitions a time range needs. Pure.
 
-    parse_time(text, now, name) -> datetime       RFC 3339 with a zone, a UTC date, an age, "now"
+    parse_time(text, now, name) -> datetime       ``contract.times.parse_time``, re-exported
     TimeRange.parse(since, until, now)             both bounds, checked (since < until)
     scan_plan(root, kind, time_range) -> ScanPlan  glob patterns + a filter on date/hour
 
@@ -14,48 +14,18 @@ which DuckDB applies to the file list before reading any file.
 from __future__ import annotations
 
 import dataclasses
-import re
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Final
 
 from peaceland.contract import InvalidTimeRange
+from peaceland.contract import parse_time as parse_time  # the one time grammar, re-exported
 
 #: Ranges up to this long are scanned one hour folder at a time...
 MAX_HOUR_GLOBS: Final = 48
 #: ... up to this many days, one day folder at a time; longer ones list the whole kind.
 MAX_DAY_GLOBS: Final = 62
 
-_AGE_RE: Final = re.compile(r"\A(\d+(?:\.\d+)?)([smhd])\Z")
-_DATE_RE: Final = re.compile(r"\A\d{4}-\d{2}-\d{2}\Z")
-_UNIT_S: Final = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-_MAX_AGE: Final = timedelta(days=36600)
 _ONE_US: Final = timedelta(microseconds=1)
-
-
-def parse_time(text: str, now: datetime, name: str = "time") -> datetime:
-    """``2026-11-28T10:15:00Z`` (any zone), ``2026-11-28`` (UTC midnight), an age counted
-    back from ``now`` (``90s``, ``15m``, ``2h``, ``7d``) or ``now``; always returned in UTC."""
-    text = text.strip()
-    match = _AGE_RE.match(text)
-    if match is not None:
-        age = timedelta(seconds=float(match[1]) * _UNIT_S[match[2]])
-        if age > _MAX_AGE:
-            raise InvalidTimeRange(f"{name} {text!r} is too far back")
-        return (now - age).astimezone(UTC)
-    if text == "now":
-        return now.astimezone(UTC)
-    try:
-        if _DATE_RE.match(text):
-            return datetime.combine(date.fromisoformat(text), datetime.min.time(), UTC)
-        when = datetime.fromisoformat(text)
-    except ValueError:
-        when = None
-    if when is None or when.utcoffset() is None:
-        raise InvalidTimeRange(
-            f"{name} {text!r} is not a time: use RFC 3339 with a zone "
-            "(2026-11-28T10:15:00Z), a UTC date (2026-11-28), an age (90s, 15m, 2h, 7d) or now"
-        )
-    return when.astimezone(UTC)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -1,11 +1,12 @@
 """The wire contract, pure: reports and alerts (model, validation, codecs), the names of
-streams, subjects and headers, and the exception tree.
+streams, subjects and headers, the one time grammar (``times``), and the exception tree.
 
 It imports nothing else of Peaceland: everything else may import it.
 """
 
 from __future__ import annotations
 
+from peaceland.contract.alerts import Alert, decode_alert, encode_alert, format_raised_at
 from peaceland.contract.errors import (
     AccessError,
     AnalyticsError,
@@ -25,13 +26,9 @@ from peaceland.contract.errors import (
 )
 from peaceland.contract.model import (
     MAX_REPORT_BYTES,
-    Alert,
     Report,
     Severity,
-    decode_alert,
     decode_report,
-    encode_alert,
-    format_raised_at,
     split_batch,
     valid_drone_id,
 )
@@ -57,6 +54,7 @@ from peaceland.contract.names import (
     deadletter_subject,
     report_subject,
 )
+from peaceland.contract.times import MAX_AGE, parse_time
 
 __all__ = [
     "ALERTER_DURABLE",
@@ -71,6 +69,7 @@ __all__ = [
     "DEFAULT_INBOX_PREFIX",
     "DUPLICATE_WINDOW_S",
     "ERROR_HEADER",
+    "MAX_AGE",
     "MAX_PAYLOAD_BYTES",
     "MAX_REPORT_BYTES",
     "MSG_ID_HEADER",
@@ -101,6 +100,7 @@ __all__ = [
     "describe",
     "encode_alert",
     "format_raised_at",
+    "parse_time",
     "report_subject",
     "split_batch",
     "valid_drone_id",

@@ -11,7 +11,7 @@
     │   └── IllegalTransition (ValueError)    e.g. resolving twice (HTTP 409)
     └── AnalyticsError              a statistic or an SQL query cannot be run as asked
         ├── UnknownStat (LookupError)         no built-in statistic has that name (HTTP 404)
-        ├── InvalidTimeRange (ValueError)     --since/--until do not parse or are reversed (400)
+        ├── InvalidTimeRange (ValueError)     since/until do not parse or are reversed (400)
         └── QueryError (ValueError)           DuckDB refused or failed the query
 
 Anything else escaping to the CLI is a bug and keeps its traceback.
@@ -77,7 +77,8 @@ class UnknownStat(AnalyticsError, LookupError):
 
 
 class InvalidTimeRange(AnalyticsError, ValueError):
-    """``since`` / ``until`` do not parse, or ``until`` is not after ``since``."""
+    """A ``since`` / ``until`` does not parse (``contract.times``, also for the alert queries),
+    or ``until`` is not after ``since``."""
 
 
 class QueryError(AnalyticsError, ValueError):

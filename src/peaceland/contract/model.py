@@ -1,8 +1,8 @@
-"""Report, Citizen and Alert: the wire contract as typed structs, validation and codecs. Pure.
+"""Report and Citizen: the wire contract as typed structs, validation and codecs. Pure.
 
 API:
 
-* ``Citizen(name, peacescore)``, ``Report(...)``, ``Alert(...)`` — frozen msgspec Structs.
+* ``Citizen(name, peacescore)``, ``Report(...)`` — frozen msgspec Structs.
   ``Report.ts`` is a timezone-aware ``datetime`` in UTC; ``Report.report_id`` is always set
   (default ``"{drone_id}:{ts}"`` with ``ts`` exactly as sent); ``Report.extra`` holds the
   unknown top-level fields, or ``None`` when there are none.
@@ -14,8 +14,7 @@ API:
   built from parts, exactly as if its JSON had been received.
 * ``split_batch(body: bytes) -> list[bytes]`` — a JSON array body → the raw bytes of each item,
   untouched; any other body → ``[body]``. Raises ``InvalidReport`` when the body is not JSON.
-* ``encode_alert(alert: Alert) -> bytes`` / ``decode_alert(payload: bytes) -> Alert``.
-* ``format_raised_at(when: datetime) -> str`` — RFC 3339 in UTC with microseconds.
+* ``Alert``, ``encode_alert``, ``decode_alert``, ``format_raised_at``: in ``contract.alerts``.
 * ``valid_drone_id(value) -> bool`` / ``DRONE_ID_RE`` — safe as a NATS subject token.
 * ``MAX_REPORT_BYTES = 65536``.
 
@@ -103,22 +102,6 @@ class Report(msgspec.Struct, frozen=True, gc=False, omit_defaults=True):
             msgspec.structs.force_setattr(self, "extra", None)
 
 
-class Alert(msgspec.Struct, frozen=True, gc=False):
-    """One alert: a (report, citizen) whose peacescore is under the threshold."""
-
-    alert_id: str
-    report_id: str
-    drone_id: str
-    ts: datetime
-    lat: float
-    lon: float
-    citizen: str
-    peacescore: int
-    severity: Severity
-    words: list[str]
-    raised_at: str
-
-
 class _Wire(msgspec.Struct, gc=False, forbid_unknown_fields=True):
     """The known fields with every contract rule but the RFC 3339 check of ``ts``."""
 
@@ -142,14 +125,13 @@ _WIRE_DECODER: Final = msgspec.json.Decoder(_Wire)
 _ANY_DECODER: Final = msgspec.json.Decoder()
 _BATCH_DECODER: Final = msgspec.json.Decoder(list[msgspec.Raw])
 _RAW_DECODER: Final = msgspec.json.Decoder(msgspec.Raw)
-_ALERT_DECODER: Final = msgspec.json.Decoder(Alert)
 # Reads a float literal beyond float range as infinity, to say where it is.
 _INFINITY_DECODER: Final = msgspec.json.Decoder(float_hook=float)
 _SURROGATE: Final = re.compile("[\ud800-\udfff]")
 
 # What msgspec may raise on arbitrary bytes: DecodeError (ValidationError is a subclass),
 # UnicodeDecodeError (a ValueError) for bad UTF-8 in strings, RecursionError for deep nesting.
-_DECODE_ERRORS: Final = (msgspec.DecodeError, ValueError, RecursionError)
+DECODE_ERRORS: Final = (msgspec.DecodeError, ValueError, RecursionError)
 
 
 # --- reports ---------------------------------------------------------------------------------
@@ -163,7 +145,7 @@ def decode_report(payload: bytes) -> Report:
         )
     try:
         wire = _WIRE_DECODER.decode(payload)
-    except _DECODE_ERRORS:
+    except DECODE_ERRORS:
         return _decode_slow(payload)
     return _build(wire, None)
 
@@ -224,10 +206,10 @@ def split_batch(body: bytes) -> list[bytes]:
         # JSON so far, but not an array: check the whole of it is JSON.
         try:
             _RAW_DECODER.decode(body)
-        except _DECODE_ERRORS as exc:
+        except DECODE_ERRORS as exc:
             raise InvalidReport(_unreadable(body, exc)) from None
         return [body]
-    except _DECODE_ERRORS as exc:
+    except DECODE_ERRORS as exc:
         raise InvalidReport(_unreadable(body, exc)) from None
     return [bytes(item) for item in items]
 
@@ -258,7 +240,7 @@ def _parse_ts(text: str) -> datetime:
 def _decode_slow(payload: bytes) -> Report:
     try:
         obj = _ANY_DECODER.decode(payload)
-    except _DECODE_ERRORS as exc:
+    except DECODE_ERRORS as exc:
         raise InvalidReport(_unreadable(payload, exc)) from None
     if not isinstance(obj, dict):
         raise InvalidReport("JSON but not an object")
@@ -288,7 +270,7 @@ def _unreadable(payload: bytes, exc: BaseException) -> str:
     if isinstance(exc, msgspec.ValidationError):  # a number beyond float range
         try:
             where = _first_path(_INFINITY_DECODER.decode(payload), _is_infinite)
-        except _DECODE_ERRORS:
+        except DECODE_ERRORS:
             where = None
         return f"{where} is a number out of range" if where else f"JSON {message}"
     if message == "input data was truncated":
@@ -406,25 +388,3 @@ def _check_text(where: str, value: Any, limit: int) -> None:
 def _show(value: object, limit: int = 40) -> str:
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-# --- alerts ----------------------------------------------------------------------------------
-
-
-def encode_alert(alert: Alert) -> bytes:
-    return _ENCODER.encode(alert)
-
-
-def decode_alert(payload: bytes) -> Alert:
-    """Decode an alert; raises ``InvalidReport`` ("not an alert: ...") and nothing else."""
-    try:
-        return _ALERT_DECODER.decode(payload)
-    except _DECODE_ERRORS as exc:
-        raise InvalidReport(f"not an alert: {exc}") from None
-
-
-def format_raised_at(when: datetime) -> str:
-    """RFC 3339 in UTC with microseconds, e.g. ``2026-11-28T10:15:00.000000Z``."""
-    if when.utcoffset() is None:
-        raise ValueError("raised_at must be timezone-aware")
-    return when.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"

@@ -20,7 +20,7 @@ from peaceland.delivery.alert_query import (
     parse_since,
 )
 from peaceland.delivery.incident_builder import BuilderOptions, IncidentBuilder
-from peaceland.delivery.incident_store import IncidentStore
+from peaceland.delivery.incident_store import Conflict, IncidentStore
 from peaceland.delivery.incidents import Action, Incident, Status, check_request, decode_request
 from peaceland.delivery.webhooks import WebhookOptions, run_webhooks
 
@@ -28,6 +28,7 @@ __all__ = [
     "ALL_ALERTS",
     "Action",
     "BuilderOptions",
+    "Conflict",
     "Incident",
     "IncidentBuilder",
     "IncidentStore",

@@ -2,8 +2,8 @@
 
 Every parser raises ``ValueError`` with a message fit for an HTTP 400 answer.
 
-* ``parse_since(text, now)`` — RFC 3339 with a zone (``2026-11-28T10:15:00Z``) or an age
-  (``90s``, ``15m``, ``2h``, ``7d``, decimals allowed) counted back from ``now``.
+* ``parse_since(text, now)`` — the one time grammar of ``contract.times.parse_time``
+  (RFC 3339 with a zone, a UTC date, an age such as ``15m``, or ``now``).
 * ``parse_alert_query(pairs, now) -> AlertQuery`` — ``since, limit, status, severity, before``.
 * ``parse_incident_query(pairs) -> IncidentQuery`` — ``status, limit``.
 * ``parse_event_id(text)`` — a ``Last-Event-ID``: a stream sequence, ``>= 0``.
@@ -14,14 +14,11 @@ Every parser raises ``ValueError`` with a message fit for an HTTP 400 answer.
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Final, TypeVar
 
-import msgspec
-
-from peaceland.contract import Severity
+from peaceland.contract import Severity, parse_time
 from peaceland.delivery.incidents import STATUSES, Status
 
 _T = TypeVar("_T", bound=str)
@@ -29,9 +26,6 @@ _T = TypeVar("_T", bound=str)
 DEFAULT_LIMIT: Final = 100
 MAX_LIMIT: Final = 1000
 SEVERITIES: Final[tuple[Severity, ...]] = ("critical", "major", "minor")
-_AGE_RE: Final = re.compile(r"\A(\d+(?:\.\d+)?)([smhd])\Z")
-_UNIT_S: Final = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-_MAX_AGE: Final = timedelta(days=3660)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -50,23 +44,8 @@ class IncidentQuery:
 
 
 def parse_since(text: str, now: datetime) -> datetime:
-    text = text.strip()
-    match = _AGE_RE.match(text)
-    if match is not None:
-        age = timedelta(seconds=float(match[1]) * _UNIT_S[match[2]])
-        if age > _MAX_AGE:
-            raise ValueError(f"since={text!r} is too far back")
-        return now - age
-    try:
-        when = msgspec.convert(text, datetime)
-    except msgspec.ValidationError:
-        when = None
-    if when is None or when.tzinfo is None:
-        raise ValueError(
-            f"since={text!r} is neither RFC 3339 with a zone (2026-11-28T10:15:00Z) "
-            "nor an age such as 90s, 15m, 2h or 7d"
-        )
-    return when
+    """``since`` of the alert queries and of ``alerts tail``; ``InvalidTimeRange`` if bad."""
+    return parse_time(text, now, "since")
 
 
 def parse_event_id(text: str) -> int:

@@ -12,7 +12,7 @@ fresh value, so concurrent writers never lose an update. A resolved incident is 
 ``incident.<id>`` *before* its citizen record moves on, so it can always be found by id.
 
 ``KeyValue`` is the small interface the store needs; ``NatsKeyValue`` implements it on a
-nats-py bucket and ``MemoryKeyValue`` is its in-memory twin for tests.
+nats-py bucket and ``peaceland.testing.MemoryKeyValue`` is its in-memory twin for tests.
 """
 
 from __future__ import annotations
@@ -134,47 +134,6 @@ class NatsKeyValue:
                 if found is not None and found[0]:
                     out.append(found[0])
         return out
-
-
-class MemoryKeyValue:
-    """The in-memory twin of ``NatsKeyValue``. ``before_write`` runs before each conditional
-    write, so a test can slip in a concurrent change."""
-
-    def __init__(self) -> None:
-        self.data: dict[str, tuple[bytes, int]] = {}
-        self.revision = 0
-        self.writes = 0
-        self.before_write: Callable[[str], None] | None = None
-
-    async def get(self, key: str) -> tuple[bytes, int] | None:
-        await asyncio.sleep(0)
-        return self.data.get(key)
-
-    def _store(self, key: str, value: bytes) -> int:
-        self.revision += 1
-        self.writes += 1
-        self.data[key] = (value, self.revision)
-        return self.revision
-
-    async def create(self, key: str, value: bytes) -> int:
-        if self.before_write is not None:
-            self.before_write(key)
-        if key in self.data:
-            raise Conflict(key)
-        return self._store(key, value)
-
-    async def update(self, key: str, value: bytes, revision: int) -> int:
-        if self.before_write is not None:
-            self.before_write(key)
-        if key not in self.data or self.data[key][1] != revision:
-            raise Conflict(key)
-        return self._store(key, value)
-
-    async def put(self, key: str, value: bytes) -> int:
-        return self._store(key, value)
-
-    async def values(self, prefix: str) -> list[bytes]:
-        return [value for key, (value, _) in sorted(self.data.items()) if key.startswith(prefix)]
 
 
 def _utcnow() -> datetime:

@@ -43,7 +43,6 @@ from peaceland.stream import BatchWindow, OutMessage, Publisher, connect
 
 DEFAULT_MAX_IN_FLIGHT = 4096
 DEFAULT_ACK_TIMEOUT_S = 10.0
-PROBE_TIMEOUT_S = 3.0
 TICK_S = 0.25
 # Sleep only when the next report is due later than this: sub-millisecond sleeps cost more
 # than they pace, and the schedule is computed from the count, so bursts average out.

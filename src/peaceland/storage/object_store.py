@@ -3,7 +3,8 @@
     ObjectStore     the interface (a Protocol) the archiver writes through
     ManagedStore    ObjectStore + delete and whole-file transfers, for compaction
     S3Store         any S3 (SeaweedFS, MinIO, AWS, Ceph) through boto3
-    MemoryStore     the in-memory twin for tests, with switchable outages
+
+The in-memory twin for tests is ``peaceland.testing.MemoryStore``.
 
 Failures are raised as ``StoreError`` with a one-line reason; retrying is the caller's call.
 
@@ -19,9 +20,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import threading
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -176,66 +176,3 @@ class S3Store:
 
     def close(self) -> None:
         self._client.close()
-
-
-class MemoryStore:
-    """The in-memory twin: a dict of objects, and outages switched on and off by tests."""
-
-    def __init__(self) -> None:
-        self.objects: dict[str, bytes] = {}
-        self.modified: dict[str, datetime] = {}
-        self.puts = 0
-        self.failed_puts = 0
-        self._down: str | None = None
-        self._lock = threading.Lock()
-
-    @property
-    def location(self) -> str:
-        return "memory"
-
-    def go_down(self, reason: str = "connection refused") -> None:
-        """Every call fails with ``reason`` until ``come_back``."""
-        self._down = reason
-
-    def come_back(self) -> None:
-        self._down = None
-
-    def _check(self, action: str, key: str) -> None:
-        if self._down is not None:
-            raise StoreError(f"memory {action} {key!r}: {self._down}")
-
-    async def put(self, key: str, data: bytes) -> None:
-        with self._lock:
-            if self._down is not None:
-                self.failed_puts += 1
-            self._check("put", key)
-            self.objects[key] = bytes(data)
-            self.modified[key] = datetime.now(UTC)
-            self.puts += 1
-
-    async def get(self, key: str) -> bytes:
-        self._check("get", key)
-        try:
-            return self.objects[key]
-        except KeyError:
-            raise StoreError(f"memory get {key!r}: no such key") from None
-
-    async def list(self, prefix: str) -> list[StoredObject]:
-        self._check("list", prefix)
-        with self._lock:
-            keys = sorted(k for k in self.objects if k.startswith(prefix))
-            return [StoredObject(k, len(self.objects[k]), self.modified[k]) for k in keys]
-
-    async def delete(self, keys: Sequence[str]) -> None:
-        self._check("delete", keys[0] if keys else "")
-        with self._lock:
-            for key in keys:
-                self.objects.pop(key, None)
-                self.modified.pop(key, None)
-
-    async def download(self, key: str, path: Path) -> None:
-        data = await self.get(key)
-        await asyncio.to_thread(path.write_bytes, data)
-
-    async def upload(self, key: str, path: Path) -> None:
-        await self.put(key, await asyncio.to_thread(path.read_bytes))

@@ -82,16 +82,16 @@ class FleetWatch:
         """The tracker, following REPORTS (started on first use)."""
         self._last_request = self.clock()
         async with self._lock:
-            if self._sub is None or self.tracker is None:
-                await self._start()
             tracker = self.tracker
-        assert tracker is not None
+            if self._sub is None or tracker is None:
+                tracker = DroneTracker(self.clock())
+                await self._start(tracker)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._seeded.wait(), SEED_WAIT_S)
         return tracker
 
-    async def _start(self) -> None:
-        self.tracker = DroneTracker(self.clock())
+    async def _start(self, tracker: DroneTracker) -> None:
+        self.tracker = tracker
         self._seeded.clear()
         config = js_api.ConsumerConfig(deliver_policy=js_api.DeliverPolicy.LAST_PER_SUBJECT)
         sub = await self.js.subscribe(
