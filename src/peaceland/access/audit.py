@@ -18,10 +18,9 @@ from datetime import UTC, datetime
 from typing import Final
 
 import msgspec
-from nats.js import JetStreamContext
-from nats.js.errors import NotFoundError
 
 from peaceland.contract import AUDIT_PREFIX, AUDIT_STREAM
+from peaceland.stream import JetStreamContext, NotFoundError
 
 MAX_RECENT: Final = 1000
 

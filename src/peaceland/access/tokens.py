@@ -21,9 +21,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Final
 
 import msgspec
-from nats.js import JetStreamContext
-from nats.js.errors import KeyNotFoundError, NoKeysError
-from nats.js.kv import KeyValue
 
 from peaceland.access.roles import (
     TOKEN_NAME_RULE,
@@ -34,7 +31,14 @@ from peaceland.access.roles import (
     valid_token_name,
 )
 from peaceland.contract import AccessError, UnknownToken, valid_drone_id
-from peaceland.stream import BucketSpec, open_bucket
+from peaceland.stream import Bucket as KeyValue
+from peaceland.stream import (
+    BucketSpec,
+    JetStreamContext,
+    KeyNotFoundError,
+    NoKeysError,
+    open_bucket,
+)
 
 log = logging.getLogger(__name__)
 

@@ -13,11 +13,11 @@ from typing import TypeVar
 
 import click
 import msgspec
-from nats.js import JetStreamContext
 
 from peaceland.access import Role, TokenRecord, TokenStore
 from peaceland.cli.options import DATA_DIR_OPTION, settings_from
 from peaceland.config import Endpoints
+from peaceland.stream import JetStreamContext
 
 T = TypeVar("T")
 

@@ -26,13 +26,6 @@ from datetime import UTC, datetime
 from typing import Final, Protocol, TypeVar
 
 import msgspec
-from nats.js import JetStreamContext
-from nats.js.errors import (
-    KeyDeletedError,
-    KeyNotFoundError,
-    KeyWrongLastSequenceError,
-)
-from nats.js.kv import KeyValue as NatsBucket
 
 from peaceland.contract import Alert, ServiceError, UnknownIncident
 from peaceland.delivery.incidents import (
@@ -47,7 +40,15 @@ from peaceland.delivery.incidents import (
     citizen_key,
     parse_incident_id,
 )
-from peaceland.stream import BucketSpec, open_bucket
+from peaceland.stream import Bucket as NatsBucket
+from peaceland.stream import (
+    BucketSpec,
+    JetStreamContext,
+    KeyDeletedError,
+    KeyNotFoundError,
+    KeyWrongLastSequenceError,
+    open_bucket,
+)
 
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")

@@ -27,8 +27,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from nats.aio.client import Client as NatsClient
-
 from peaceland.contract import DEFAULT_INBOX_PREFIX, ConfigError
 from peaceland.ingest.fleet import (
     DEFAULT_BAD_RATE,
@@ -39,7 +37,7 @@ from peaceland.ingest.fleet import (
     Fleet,
     FleetConfig,
 )
-from peaceland.stream import BatchWindow, OutMessage, Publisher, connect
+from peaceland.stream import BatchWindow, NatsClient, OutMessage, Publisher, connect
 
 DEFAULT_MAX_IN_FLIGHT = 4096
 DEFAULT_ACK_TIMEOUT_S = 10.0

@@ -5,10 +5,8 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 
-from nats.aio.client import Client as NatsClient
-
 from peaceland.config import Settings, resolve_endpoints
-from peaceland.stream import connect, create_missing_streams
+from peaceland.stream import NatsClient, connect, create_missing_streams
 
 
 async def component_client(

@@ -19,12 +19,10 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from nats.aio.client import Client as NatsClient
-
 from peaceland.access import Role, TokenStore
 from peaceland.config import Endpoints, ServicesState, Settings, load_settings, resolve_endpoints
 from peaceland.servers import services
-from peaceland.stream import connect
+from peaceland.stream import NatsClient, connect
 from peaceland.testing.processes import component_env
 
 if TYPE_CHECKING:

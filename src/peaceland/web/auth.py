@@ -30,7 +30,6 @@ from typing import Final
 
 import msgspec
 from aiohttp import web
-from nats.js import JetStreamContext
 
 from peaceland.access import (
     SESSION_S,
@@ -45,6 +44,7 @@ from peaceland.access import (
 )
 from peaceland.access import audit as audit_log
 from peaceland.contract import AccessError, UnknownToken
+from peaceland.stream import JetStreamContext
 from peaceland.web.responses import json_error, json_response
 
 log = logging.getLogger(__name__)

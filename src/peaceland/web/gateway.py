@@ -13,10 +13,9 @@ from typing import Any
 
 import msgspec
 from aiohttp import web
-from nats.aio.client import Client as NatsClient
 
 from peaceland.ingest import IngestPlan, plan_body
-from peaceland.stream import GroupPublisher, Publisher
+from peaceland.stream import GroupPublisher, NatsClient, Publisher
 from peaceland.web.auth import caller_of
 
 log = logging.getLogger(__name__)

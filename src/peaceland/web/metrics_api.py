@@ -6,12 +6,11 @@ from typing import Final
 
 import msgspec
 from aiohttp import web
-from nats.aio.client import Client as NatsClient
 from prometheus_client import CollectorRegistry
 from prometheus_client.registry import Collector
 
 from peaceland.runtime import metrics
-from peaceland.stream import stream_message_counts
+from peaceland.stream import NatsClient, stream_message_counts
 
 REGISTRY_KEY: Final = web.AppKey("metrics_registry", CollectorRegistry)
 LAG_KEY: Final = web.AppKey("consumer_lag", metrics.ConsumerLag)

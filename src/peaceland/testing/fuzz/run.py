@@ -12,9 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from nats.aio.client import Client as NatsClient
-from nats.js import JetStreamContext
-from nats.js import api as js_api
 
 from peaceland.analytics import connect as connect_archive
 from peaceland.analytics import run_query
@@ -26,6 +23,7 @@ from peaceland.contract import (
     REPORTS_STREAM,
 )
 from peaceland.servers import free_port
+from peaceland.stream import AckPolicy, ConsumerConfig, DeliverPolicy, JetStreamContext, NatsClient
 from peaceland.stream import connect as connect_service
 from peaceland.testing.fuzz.payloads import DRAIN_TIMEOUT_S, MAX_EXAMPLES, Payloads, digest
 from peaceland.testing.fuzz.senders import call, send_http, send_nats
@@ -62,10 +60,10 @@ async def read_deadletters(
         "peaceland.deadletter.>",
         durable=None,
         stream=DEADLETTER_STREAM,
-        config=js_api.ConsumerConfig(
-            deliver_policy=js_api.DeliverPolicy.BY_START_SEQUENCE,
+        config=ConsumerConfig(
+            deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
             opt_start_seq=first_seq,
-            ack_policy=js_api.AckPolicy.NONE,
+            ack_policy=AckPolicy.NONE,
             inactive_threshold=60.0,
         ),
     )

@@ -9,12 +9,12 @@ import time
 from typing import Any
 
 import aiohttp
-import nats
 
 from peaceland.contract import (
     MSG_ID_HEADER,
     REPORTS_PREFIX,
 )
+from peaceland.stream import connect_once
 from peaceland.testing.fuzz.payloads import MAX_EXAMPLES, REQUEST_TIMEOUT_S, Case, digest
 
 # --- HTTP -------------------------------------------------------------------------------------
@@ -187,7 +187,7 @@ async def send_http(
 async def send_nats(publisher_url: str, cases: list[Case], *, window: int) -> Tally:
     """One JetStream publish per payload, as drones do; at most ``window`` unacknowledged."""
     tally = Tally(payloads=len(cases))
-    nc = await nats.connect(publisher_url, name="peaceland-fuzz-fleet")
+    nc = await connect_once(publisher_url, name="peaceland-fuzz-fleet")
     js = nc.jetstream()
     started = time.perf_counter()
     slots = asyncio.Semaphore(window)
