@@ -18,8 +18,7 @@ from peaceland.archive.layout import Kind, parse_object_key
 from peaceland.archive.pipeline import MemoryDeadLetters, Pipeline
 from peaceland.contract import ERROR_HEADER
 from peaceland.storage.object_store import MemoryStore
-from peaceland.stream import ACK
-from peaceland.stream.pull import MemoryStream
+from peaceland.stream import ACK, MemoryStream
 
 T0 = datetime(2026, 11, 28, 9, 30, tzinfo=UTC)
 STREAMS = {"reports": "REPORTS", "alerts": "ALERTS", "deadletter": "DEADLETTER"}

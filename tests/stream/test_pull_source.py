@@ -1,4 +1,4 @@
-"""``PullSource`` against a real nats-server: shared durables, redelivery, verdicts."""
+"""``PullConsumer.fetch`` against a real nats-server: shared durables, redelivery, verdicts."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ from peaceland.stream import (
     PROGRESS,
     TERM,
     ConsumerSpec,
-    PullSource,
+    Lag,
+    PullConsumer,
     consumer_lag,
     parse_ack_subject,
 )
@@ -52,7 +53,7 @@ async def within_5_s(check: Callable[[], Awaitable[bool]]) -> None:
         await asyncio.sleep(0.1)
 
 
-async def lag_settles(nc: NatsClient, spec: ConsumerSpec) -> tuple[int, int] | None:
+async def lag_settles(nc: NatsClient, spec: ConsumerSpec) -> Lag | None:
     """The consumer's lag: (0, 0) as soon as it gets there, else what it is after 5 s.
 
     ``settle`` returns when the server has received the verdicts; the server applies
@@ -73,7 +74,7 @@ async def test_two_sources_on_one_durable_share_messages_without_overlap(
     js = nc.jetstream()
     for i in range(300):
         await js.publish(f"peaceland.reports.{drone}", str(i).encode())
-    first, second = PullSource(nc, spec), PullSource(nc, spec)
+    first, second = PullConsumer(nc, spec), PullConsumer(nc, spec)
     seen: list[bytes] = []
     for _ in range(10):
         if len(seen) == 300:
@@ -93,7 +94,7 @@ async def test_unsettled_messages_come_back_and_verdicts_hold(nc: NatsClient, dr
     spec = spec_for(drone, ack_wait_s=1.0)
     for payload in (b"dropped", b"kept", b"terminated"):
         await nc.jetstream().publish(f"peaceland.reports.{drone}", payload)
-    source = PullSource(nc, spec)
+    source = PullConsumer(nc, spec)
     _, kept, terminated = await source.fetch(3, 1.0, 2**20)
     await source.settle([terminated.reply], TERM)
     redelivered = []
@@ -112,7 +113,7 @@ async def test_a_deleted_consumer_ends_the_request_and_is_created_again(
 ) -> None:
     spec = spec_for(drone)
     js = nc.jetstream()
-    source = PullSource(nc, spec)
+    source = PullConsumer(nc, spec)
     request = asyncio.create_task(source.fetch(1, 30.0, 2**20))
 
     async def created() -> bool:

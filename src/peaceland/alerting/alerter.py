@@ -53,8 +53,8 @@ from peaceland.contract import (
 from peaceland.runtime import ALERT_LATENCY, counters_collector, registry, serve_metrics
 from peaceland.stream import (
     ConsumerSpec,
-    ContinuousConsumer,
     OutMessage,
+    PullConsumer,
     connect,
     create_missing_streams,
     deadletter_message,
@@ -195,18 +195,14 @@ class Alerter:
         a task awaits their acks then acknowledges the reports (at most ``max_in_flight``).
         """
         options = self.options
-        consumer = ContinuousConsumer(
-            self.nc,
-            self.js,
-            options.consumer_spec(),
-            batch=options.batch,
-            max_wait_s=options.max_wait_s,
+        consumer = PullConsumer(self.nc, options.consumer_spec()).messages(
+            batch=options.batch, max_wait_s=options.max_wait_s
         )
         in_flight: set[asyncio.Task[None]] = set()
         live = await self._watch_live() if options.fast_path else None
         try:
             while not stop.is_set():
-                msgs = await consumer.fetch()
+                msgs = await consumer.next_batch()
                 settle = await self.start(msgs) if msgs else None
                 if settle is not None:
                     in_flight.add(asyncio.create_task(settle))

@@ -29,7 +29,7 @@ from peaceland.storage import S3Store
 from peaceland.stream import (
     ConsumerSpec,
     OutMessage,
-    PullSource,
+    PullConsumer,
     connect,
     create_missing_streams,
     publish_all,
@@ -103,7 +103,7 @@ async def run_archiver(
     endpoints = resolve_endpoints(settings)
     nc = await connect(endpoints.nats_url, "peaceland-archiver")
     store = S3Store.connect(endpoints)
-    sources: list[PullSource] = []
+    sources: list[PullConsumer] = []
     try:
         js = nc.jetstream()
         await create_missing_streams(js)
@@ -116,7 +116,7 @@ async def run_archiver(
                 filter_subject=options.filter_subject,
                 options=options.pipeline,
             )
-            sources.append(PullSource(nc, spec))
+            sources.append(PullConsumer(nc, spec))
             pipelines.append(
                 Pipeline(FORMATS[kind], sources[-1], store, deadletters, options.pipeline)
             )
@@ -150,7 +150,7 @@ async def run_archiver(
         store.close()
 
 
-async def _report(pipelines: list[Pipeline], sources: list[PullSource], every_s: float) -> None:
+async def _report(pipelines: list[Pipeline], sources: list[PullConsumer], every_s: float) -> None:
     while True:
         await asyncio.sleep(every_s)
         for pipeline, source in zip(pipelines, sources, strict=True):
@@ -158,5 +158,5 @@ async def _report(pipelines: list[Pipeline], sources: list[PullSource], every_s:
                 lag = await source.lag()
             except (NatsError, TimeoutError):
                 lag = None
-            pending = "?" if lag is None else f"{lag[0]:,}"
+            pending = "?" if lag is None else f"{lag.pending:,}"
             log.info("%s, %s pending", pipeline.stats.describe(), pending)

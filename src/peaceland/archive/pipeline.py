@@ -89,7 +89,7 @@ class Delivered(Protocol):
 
 
 class Source(Protocol):
-    """Where messages come from and are settled (``peaceland.pull.PullSource`` is one)."""
+    """Where messages come from and are settled (``peaceland.stream.PullConsumer`` is one)."""
 
     async def fetch(self, batch: int, max_wait_s: float, max_bytes: int) -> Sequence[Delivered]:
         """Up to ``batch`` messages and about ``max_bytes``, within ``max_wait_s``."""

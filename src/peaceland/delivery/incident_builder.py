@@ -24,7 +24,7 @@ from nats.aio.msg import Msg
 
 from peaceland.contract import ALERTS_STREAM, MSG_ID_HEADER, InvalidReport, decode_alert
 from peaceland.delivery.incident_store import IncidentStore
-from peaceland.stream import ConsumerSpec, ContinuousConsumer, deadletter_message
+from peaceland.stream import ConsumerSpec, PullConsumer, deadletter_message
 
 log = logging.getLogger(__name__)
 
@@ -77,12 +77,12 @@ class IncidentBuilder:
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until ``stop`` is set; the batch in hand is finished first."""
         o = self.options
-        consumer = ContinuousConsumer(
-            self.nc, self.js, o.consumer_spec(), batch=o.batch, max_wait_s=o.max_wait_s
+        consumer = PullConsumer(self.nc, o.consumer_spec()).messages(
+            batch=o.batch, max_wait_s=o.max_wait_s
         )
         try:
             while not stop.is_set():
-                msgs = await consumer.fetch()
+                msgs = await consumer.next_batch()
                 if msgs:
                     await self.handle(msgs)
         finally:

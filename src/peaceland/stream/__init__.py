@@ -1,7 +1,8 @@
 """The stream edge: the only package that talks to NATS.
 
 Connection, stream definitions and admin, publishing (single, atomic batches, grouped
-requests), durable consumers (continuous and bounded pulls), readiness probes.
+requests), consumers (one pull consumer with a bounded ``fetch`` and a continuous ``messages``;
+an ordered reader), readiness probes.
 """
 
 from __future__ import annotations
@@ -15,27 +16,51 @@ from peaceland.stream.bus import (
     redact,
     use_tls_ca,
 )
-from peaceland.stream.consumer import ConsumerSpec, consumer_lag
-from peaceland.stream.continuous import ContinuousConsumer
+from peaceland.stream.consumer import (
+    ACK,
+    NAK,
+    PROGRESS,
+    TERM,
+    AckInfo,
+    ConsumerSpec,
+    Consuming,
+    Lag,
+    MemoryMessage,
+    MemoryStream,
+    MessageStream,
+    OrderedConsumer,
+    PullConsumer,
+    Start,
+    consumer_lag,
+    ensure_consumer,
+    parse_ack_subject,
+)
 from peaceland.stream.probe import prepare_nats, probe_nats, wait_nats_login
 from peaceland.stream.publishing import BatchWindow, GroupPublisher
-from peaceland.stream.pull import ACK, PROGRESS, TERM, AckInfo, PullSource, parse_ack_subject
 
 __all__ = [
     "ACK",
+    "NAK",
     "PROGRESS",
     "TERM",
     "AckInfo",
     "BatchWindow",
     "ConsumerSpec",
-    "ContinuousConsumer",
+    "Consuming",
     "GroupPublisher",
+    "Lag",
+    "MemoryMessage",
+    "MemoryStream",
+    "MessageStream",
+    "OrderedConsumer",
     "OutMessage",
-    "PullSource",
+    "PullConsumer",
+    "Start",
     "connect",
     "consumer_lag",
     "create_missing_streams",
     "deadletter_message",
+    "ensure_consumer",
     "parse_ack_subject",
     "prepare_nats",
     "probe_nats",
