@@ -18,7 +18,9 @@ two fetches nothing is delivered.
 One status handler serves both: data messages (they have a reply subject) are kept whichever
 request they answer, even a late one (they must be acknowledged); ``100`` is a heartbeat; any
 other status (404 no messages, 408 expired, 409 batch completed, max bytes, leadership change)
-ends only the request it answers. ``503`` or ``409 Consumer Deleted``: the consumer is created
+ends only the request it answers, and returns its unused credit in ``Nats-Pending-Messages``
+(a data message carries its stored subject, not the request's, so credit is counted in total:
+one unit per message delivered). ``503`` or ``409 Consumer Deleted``: the consumer is created
 again, at most every 0.1 s doubling to 2 s until it answers (a consumer another process has just
 created can answer 503 for a moment; a missing stream must not flood the server). After a
 reconnect the open requests are forgotten and the consumer checked. Messages in hand are
@@ -55,6 +57,7 @@ JS_API_PREFIX: Final = "$JS.API"
 
 _STATUS: Final = "Status"
 _HEARTBEAT: Final = "100"
+_PENDING_MESSAGES: Final = "Nats-Pending-Messages"
 _encode = msgspec.json.Encoder().encode
 
 
@@ -124,7 +127,9 @@ class PullEngine:
         self._inbox = ""
         self._sub: Subscription | None = None
         self._serial = 0
-        self._open: dict[str, int] = {}  # reply subject of an open request -> messages owed
+        self._credit = 0  # messages requested and not yet delivered
+        self._fetching = ""  # reply subject of the bounded request under way
+        self._fetch_over = False
         self._buffer: collections.deque[Msg] = collections.deque()
         self._wake = asyncio.Event()
         self._ready = False  # the consumer is believed to exist
@@ -138,9 +143,14 @@ class PullEngine:
         return len(self._buffer)
 
     @property
+    def requests(self) -> int:
+        """Pull requests sent so far."""
+        return self._serial
+
+    @property
     def credit(self) -> int:
         """Messages requested and not yet delivered."""
-        return sum(self._open.values())
+        return self._credit
 
     async def _create(self) -> None:
         raise NotImplementedError
@@ -153,7 +163,7 @@ class PullEngine:
         if self._ready:
             log.warning("consumer %s on %s: %s", self.name, self.stream, why)
         self._ready = False
-        self._open.clear()
+        self._credit = 0
         self._wake.set()
 
     async def _ensure(self) -> bool:
@@ -175,7 +185,7 @@ class PullEngine:
             log.warning("cannot create consumer %s on %s: %s", self.name, self.stream, exc)
             return False
         self._ready = True
-        self._open.clear()
+        self._credit = 0
         self._last_heard = self.clock()
         return True
 
@@ -186,24 +196,19 @@ class PullEngine:
         self._serial += 1
         reply = f"{self._inbox}.{self._serial}"
         body = pull_request(batch, expires_s, max_bytes=max_bytes, heartbeat_s=heartbeat_s)
-        self._open[reply] = batch
+        self._credit += batch
         try:
             await self.nc.publish(self._api, body, reply=reply)
         except NatsError as exc:  # reconnecting, or closed
-            self._open.pop(reply, None)
+            self._credit -= batch
             log.debug("pull request on %s failed: %s", self.name, exc)
             return None
         return reply
 
     async def _on_msg(self, msg: Msg) -> None:
         self._last_heard = self.clock()
-        if msg.reply:  # a data message, whichever request it answers
-            owed = self._open.get(msg.subject)
-            if owed is not None:
-                if owed > 1:
-                    self._open[msg.subject] = owed - 1
-                else:
-                    del self._open[msg.subject]
+        if msg.reply:  # a data message (its subject is the stored one, not our inbox)
+            self._credit = max(0, self._credit - 1)
             if not self._accept(msg):
                 return
             self._backoff.reset()
@@ -216,7 +221,14 @@ class PullEngine:
         status = headers.get(_STATUS)
         if status is None or status == _HEARTBEAT:
             return
-        self._open.pop(msg.subject, None)  # the request is over
+        # The request is over; its unused credit comes back in a header.
+        try:
+            unused = int(headers.get(_PENDING_MESSAGES, ""))
+        except ValueError:
+            unused = self._credit
+        self._credit = max(0, self._credit - unused)
+        if msg.subject == self._fetching:
+            self._fetch_over = True
         description = headers.get("Description", "")
         if status == "503" or "consumer deleted" in description.lower():
             self._lost(f"{status} {description}")
@@ -248,11 +260,11 @@ class PullEngine:
         if reply is None:
             await asyncio.sleep(min(max_wait_s, 0.5))
             return self._take(want)
+        self._fetching, self._fetch_over = reply, False
         deadline = self.clock() + max_wait_s + REQUEST_GRACE_S
-        while reply in self._open and len(self._buffer) < want:
+        while not self._fetch_over and len(self._buffer) < want:
             left = deadline - self.clock()
             if left <= 0:
-                self._open.pop(reply, None)
                 if not self._buffer:
                     self._lost("no answer to a pull request")
                 break
@@ -279,7 +291,7 @@ class PullEngine:
                 await sub.unsubscribe()
             except NatsError as exc:
                 log.debug("unsubscribe: %s", exc)
-        self._open.clear()
+        self._credit = 0
         leftovers, self._buffer = self._buffer, collections.deque()
         await self._nak(leftovers)
 
