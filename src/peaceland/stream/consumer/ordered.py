@@ -45,6 +45,11 @@ class Start:
     time: datetime | None = None
 
     @classmethod
+    def first(cls) -> Start:
+        """From the first message the stream holds."""
+        return cls(js_api.DeliverPolicy.ALL)
+
+    @classmethod
     def after(cls, seq: int) -> Start:
         return cls(js_api.DeliverPolicy.BY_START_SEQUENCE, seq=seq + 1)
 
