@@ -78,7 +78,7 @@ async def tail(nats_url: str, options: TailOptions, console: Console, stop: asyn
     printed = 0
     try:
         subject = alert_subject(options.drone) if options.drone else ALL_ALERTS
-        sub = await follow(nc.jetstream(), on_msg, since=options.since, subject=subject)
+        sub = await follow(nc, on_msg, since=options.since, subject=subject)
         stopping = asyncio.create_task(stop.wait())
         try:
             while options.count is None or printed < options.count:
