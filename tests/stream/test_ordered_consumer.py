@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
-
 import nats
 import pytest
+from consumer_helpers import drone_fixture, nc_fixture, within  # noqa: F401
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 
@@ -20,32 +15,14 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def subject() -> str:
-    return "peaceland.reports.oc-" + uuid.uuid4().hex[:10]
-
-
-@pytest.fixture
-async def nc(stack: Any) -> AsyncIterator[NatsClient]:
-    client = await nats.connect(stack.endpoints.nats_url)
-    try:
-        yield client
-    finally:
-        await client.drain()
+def subject(drone: str) -> str:
+    return "peaceland.reports." + drone
 
 
 async def publish(nc: NatsClient, subject: str, payloads: range) -> list[int]:
     """Publish ``str(i)`` for each i; the stream sequences."""
     js = nc.jetstream()
     return [(await js.publish(subject, str(i).encode())).seq for i in payloads]
-
-
-async def within(seconds: float, check: Callable[[], Awaitable[bool]]) -> bool:
-    deadline = time.monotonic() + seconds
-    while not await check():
-        if time.monotonic() > deadline:
-            return False
-        await asyncio.sleep(0.05)
-    return True
 
 
 async def read(reader: OrderedConsumer, count: int) -> list[int]:

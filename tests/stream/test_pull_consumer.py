@@ -2,49 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
-
-import nats
 import pytest
+from consumer_helpers import (  # noqa: F401
+    drone_fixture,
+    first_batch,
+    nc_fixture,
+    request_waiting,
+    spec_for,
+    within,
+)
 from nats.aio.client import Client as NatsClient
 
-from peaceland.contract import REPORTS_STREAM
-from peaceland.stream import ConsumerSpec, Lag, PullConsumer, consumer_lag
+from peaceland.stream import Lag, PullConsumer, consumer_lag
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def drone() -> str:
-    return "pc-" + uuid.uuid4().hex[:10]
-
-
-@pytest.fixture
-async def nc(stack: Any) -> AsyncIterator[NatsClient]:
-    client = await nats.connect(stack.endpoints.nats_url)
-    try:
-        yield client
-    finally:
-        await client.drain()
-
-
-def spec_for(drone: str, **settings: Any) -> ConsumerSpec:
-    return ConsumerSpec(
-        REPORTS_STREAM, "pc-" + drone, filter_subject=f"peaceland.reports.{drone}", **settings
-    )
-
-
-async def within(seconds: float, check: Callable[[], Awaitable[bool]]) -> bool:
-    deadline = time.monotonic() + seconds
-    while not await check():
-        if time.monotonic() > deadline:
-            return False
-        await asyncio.sleep(0.05)
-    return True
 
 
 async def publish(nc: NatsClient, drone: str, count: int, first: int = 0) -> None:
@@ -61,14 +32,9 @@ async def test_credit_stays_open_so_a_new_message_arrives_without_a_new_request(
     try:
         assert await stream.next_batch() == []
         assert stream.engine.credit >= 10
-        info = await nc.jetstream().consumer_info(spec.stream, spec.durable)
-        assert (info.num_waiting or 0) >= 1  # the request is open on the server
+        assert await request_waiting(nc, spec)  # the request is open on the server
         await publish(nc, drone, 1)
-        got = []
-        for _ in range(20):
-            got = await stream.next_batch()
-            if got:
-                break
+        got = await first_batch(stream, 20)
         assert [m.data for m in got] == [b"0"]
         assert stream.engine.credit >= 10  # topped up again
         await got[0].ack()
@@ -129,15 +95,16 @@ async def test_a_deleted_consumer_is_created_again_and_delivery_resumes(
     spec = spec_for(drone)
     js = nc.jetstream()
     stream = PullConsumer(nc, spec).messages(batch=5, max_wait_s=0.2)
+
+    async def waiting() -> bool:
+        return await request_waiting(nc, spec)
+
     try:
         assert await stream.next_batch() == []
+        assert await within(5, waiting)
         await js.delete_consumer(spec.stream, spec.durable)
         await publish(nc, drone, 1)
-        got = []
-        for _ in range(50):  # 10 s at most; the 409 makes it far quicker
-            got = await stream.next_batch()
-            if got:
-                break
+        got = await first_batch(stream, 50)  # 10 s at most; the 409 makes it far quicker
         assert [m.data for m in got] == [b"0"]
         await got[0].ack()
     finally:
@@ -160,11 +127,7 @@ async def test_two_missed_heartbeats_renew_the_requests(nc: NatsClient, drone: s
         assert await stream.next_batch() == []
         assert stream.engine.requests > requests_before  # new requests were made
         await publish(nc, drone, 1)
-        got = []
-        for _ in range(20):
-            got = await stream.next_batch()
-            if got:
-                break
+        got = await first_batch(stream, 20)
         assert [m.data for m in got] == [b"0"]
         await got[0].ack()
     finally:

@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
 
-import nats
 import pytest
+from consumer_helpers import drone_fixture, nc_fixture, request_waiting, spec_for, within  # noqa: F401
 from nats.aio.client import Client as NatsClient
 
-from peaceland.contract import REPORTS_STREAM
 from peaceland.stream import (
     PROGRESS,
     TERM,
@@ -25,34 +21,6 @@ from peaceland.stream import (
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture
-def drone() -> str:
-    return "ps-" + uuid.uuid4().hex[:10]
-
-
-@pytest.fixture
-async def nc(stack: Any) -> AsyncIterator[NatsClient]:
-    client = await nats.connect(stack.endpoints.nats_url)
-    try:
-        yield client
-    finally:
-        await client.drain()
-
-
-def spec_for(drone: str, **settings: Any) -> ConsumerSpec:
-    return ConsumerSpec(
-        REPORTS_STREAM, "pull-" + drone, filter_subject=f"peaceland.reports.{drone}", **settings
-    )
-
-
-async def within_5_s(check: Callable[[], Awaitable[bool]]) -> None:
-    """Return once ``check`` holds, or after 5 s (the assertion that follows then fails)."""
-    for _ in range(50):
-        if await check():
-            return
-        await asyncio.sleep(0.1)
-
-
 async def lag_settles(nc: NatsClient, spec: ConsumerSpec) -> Lag | None:
     """The consumer's lag: (0, 0) as soon as it gets there, else what it is after 5 s.
 
@@ -63,7 +31,7 @@ async def lag_settles(nc: NatsClient, spec: ConsumerSpec) -> Lag | None:
     async def settled() -> bool:
         return await consumer_lag(nc.jetstream(), spec) == (0, 0)
 
-    await within_5_s(settled)
+    await within(5, settled)
     return await consumer_lag(nc.jetstream(), spec)
 
 
@@ -116,10 +84,10 @@ async def test_a_deleted_consumer_ends_the_request_and_is_created_again(
     source = PullConsumer(nc, spec)
     request = asyncio.create_task(source.fetch(1, 30.0, 2**20))
 
-    async def created() -> bool:
-        return await consumer_lag(js, spec) is not None
+    async def waiting() -> bool:
+        return await request_waiting(nc, spec)
 
-    await within_5_s(created)
+    assert await within(5, waiting)
     await js.delete_consumer(spec.stream, spec.durable)
     assert await asyncio.wait_for(request, 10.0) == []  # well before its 30 s
     await js.publish(f"peaceland.reports.{drone}", b"after")
