@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import msgspec
 
-from peaceland.stream.consumer.pull import ENSURE_BACKOFF_S, Backoff, pull_request
+from peaceland.stream.consumer.request import ENSURE_BACKOFF_S, Backoff, pull_request
 
 
 def test_a_pull_request_carries_times_in_nanoseconds_and_leaves_zero_fields_out() -> None:

@@ -1,7 +1,7 @@
 """REPORTS → rules → ALERTS: the alerter, a durable pull consumer that raises alerts.
 
 Reports arrive continuously from the durable consumer (default ``alerter``, see
-``peaceland.continuous``), in batches of whatever has arrived. For each batch:
+``peaceland.stream.PullConsumer.messages``), in batches of whatever has arrived. For each batch:
 
 1. every report is judged (``judge``, pure): an invalid payload, or one whose ``drone_id``
    differs from its subject's token (a drone cannot speak for another), gets a dead-letter

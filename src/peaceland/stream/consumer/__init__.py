@@ -6,6 +6,7 @@
   ``messages`` (a ``MessageStream``), ``settle`` and ``lag``.
 * ``ordered``: ``OrderedConsumer``, an ephemeral in-order reader from a ``Start`` that resumes
   at the right sequence when lost.
+* ``request``: the pull request body and subject, the re-creation ``Backoff``.
 * ``ack``: verdicts (``ACK``, ``NAK``, ``PROGRESS``, ``TERM``) and ``parse_ack_subject``.
 * ``memory``: ``MemoryStream``, the in-memory twin of a stream with one durable, for tests.
 """

@@ -27,13 +27,16 @@ from nats.errors import Error as NatsError
 from nats.js import api as js_api
 
 from peaceland.stream.consumer.ack import parse_ack_subject
-from peaceland.stream.consumer.pull import MessageStream, PullEngine, next_subject
+from peaceland.stream.consumer.pull import MessageStream, PullEngine
+from peaceland.stream.consumer.request import next_subject
 
 log = logging.getLogger(__name__)
 
 #: An ephemeral consumer without pull requests for this long is removed by the server.
 INACTIVE_S: Final = 30.0
 DELETE_TIMEOUT_S: Final = 2.0
+#: Pause of a callback reader after a connection error, before it tries again.
+RETRY_S: Final = 1.0
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -184,11 +187,18 @@ class Consuming:
         self._task = asyncio.create_task(self._run(), name=f"consume {messages.engine.stream}")
 
     async def _run(self) -> None:
-        async for msg in self.messages:
+        engine = self.messages.engine
+        while not engine.nc.is_closed:
             try:
-                await self._cb(msg)
-            except Exception:  # one bad message must not stop the reader
-                log.exception("handling %s", msg.subject)
+                async for msg in self.messages:
+                    try:
+                        await self._cb(msg)
+                    except Exception:  # one bad message must not stop the reader
+                        log.exception("handling %s", msg.subject)
+                return
+            except NatsError as exc:  # the connection is reconnecting, or closing
+                log.warning("reading %s: %s", engine.stream, exc)
+                await asyncio.sleep(RETRY_S)
 
     async def unsubscribe(self) -> None:
         self._task.cancel()
