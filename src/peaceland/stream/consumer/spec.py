@@ -60,6 +60,10 @@ class Lag(NamedTuple):
     def total(self) -> int:
         return self.pending + self.ack_pending
 
+    @classmethod
+    def of(cls, info: js_api.ConsumerInfo) -> Lag:
+        return cls(info.num_pending or 0, info.num_ack_pending or 0)
+
 
 async def consumer_lag(js: JetStreamContext, spec: ConsumerSpec) -> Lag | None:
     """The lag of ``spec``'s durable; None if it does not exist."""
@@ -67,4 +71,4 @@ async def consumer_lag(js: JetStreamContext, spec: ConsumerSpec) -> Lag | None:
         info = await js.consumer_info(spec.stream, spec.durable)
     except NotFoundError:
         return None
-    return Lag(info.num_pending or 0, info.num_ack_pending or 0)
+    return Lag.of(info)
