@@ -6,7 +6,7 @@ Against one private embedded stack (JetStream on file storage, SeaweedFS S3):
 
 1. preload ``--reports`` simulated reports into REPORTS (``run_simulation``, 2000 drones);
 2. drain them with bare consumers that only fetch and acknowledge, for reference: the
-   project's ``PullSource`` and nats-py's ``PullSubscription.fetch`` ;
+   project's ``PullConsumer`` and nats-py's ``PullSubscription.fetch`` ;
 3. start ``peaceland archiver --kind reports`` (its own process, default settings) and time
    it from its first delivery until the consumer has nothing pending or unacknowledged and
    the bucket lists every report; its CPU time and peak RSS come from ``/proc``;
@@ -40,8 +40,7 @@ from peaceland.ingest import SimulationOptions
 from peaceland.ingest.fleet import Fleet
 from peaceland.ingest.simulator import run_simulation
 from peaceland.storage import S3Store
-from peaceland.stream import ConsumerSpec, PullSource, connect, consumer_lag
-from peaceland.stream.consumer import ensure_consumer
+from peaceland.stream import ConsumerSpec, PullConsumer, connect, consumer_lag, ensure_consumer
 from peaceland.testing import machine
 
 START = datetime(2026, 11, 28, tzinfo=UTC)
@@ -64,10 +63,10 @@ async def preload(nats_url: str, count: int, start: datetime = START) -> tuple[f
 
 
 async def bare_pull_source(nats_url: str, count: int) -> float:
-    """Fetch and acknowledge every report with ``PullSource``; reports/s."""
+    """Fetch and acknowledge every report with ``PullConsumer``; reports/s."""
     nc = await connect(nats_url, "bench-bare")
     spec = ConsumerSpec(REPORTS_STREAM, "bench-" + uuid.uuid4().hex[:8], max_ack_pending=200_000)
-    source = PullSource(nc, spec)
+    source = PullConsumer(nc, spec)
     try:
         await source.fetch(1, 1.0, 2**20)  # creates the consumer; the first report is counted
         got, began = 1, time.perf_counter()
@@ -201,9 +200,9 @@ def table(results: dict[str, Any]) -> str:
     a = results["archiver"]
     rows = [
         ("archiver, REPORTS → Parquet on S3", f"{a['reports_per_s']:,} reports/s"),
-        ("bare fetch + ack (PullSource)", f"{results['bare_pull_source_reports_per_s']:,}/s"),
+        ("bare fetch + ack (PullConsumer)", f"{results['bare_pull_source_reports_per_s']:,}/s"),
         ("bare fetch + ack (nats-py fetch)", f"{results['bare_nats_py_fetch_reports_per_s']:,}/s"),
-        ("archiver / bare PullSource", f"{results['ratio_to_bare_pull_source']:.2f}"),
+        ("archiver / bare PullConsumer", f"{results['ratio_to_bare_pull_source']:.2f}"),
         ("archiver CPU per report", f"{a['cpu_us_per_report']} µs"),
         ("archiver peak RSS", f"{a['peak_rss_mb']} MB"),
         ("objects written", f"{a['objects']}"),

@@ -168,7 +168,7 @@ def table(results: dict[str, Any]) -> str:
         ("… archiver caught up after", f"{e['archiver_caught_up_s']} s"),
         ("… from process launch (imports, connects)", f"{e['seconds_from_launch']} s"),
         (
-            "bare fetch + ack (PullSource), same messages",
+            "bare fetch + ack (PullConsumer), same messages",
             f"{results['bare_pull_source_reports_per_s']:,}/s",
         ),
         ("end to end / bare", f"{results['ratio_to_bare_pull_source']:.2f}"),

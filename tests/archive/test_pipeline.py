@@ -19,8 +19,7 @@ from peaceland.archive.layout import parse_object_key
 from peaceland.archive.parquet import decode_parquet
 from peaceland.archive.pipeline import Pipeline
 from peaceland.contract import ERROR_HEADER
-from peaceland.stream import ACK
-from peaceland.stream.pull import MemoryStream
+from peaceland.stream import ACK, MemoryStream
 from peaceland.testing import MemoryStore
 
 T0 = datetime(2026, 11, 28, 9, 30, tzinfo=UTC)

@@ -9,8 +9,7 @@ import nats
 import pytest
 
 from peaceland.contract import REPORTS_STREAM
-from peaceland.stream import ConsumerSpec, consumer_lag
-from peaceland.stream.consumer import ensure_consumer
+from peaceland.stream import ConsumerSpec, consumer_lag, ensure_consumer
 
 pytestmark = pytest.mark.slow
 

@@ -1,22 +1,19 @@
-"""``PullSource`` against a real nats-server: shared durables, redelivery, verdicts."""
+"""``PullConsumer.fetch`` against a real nats-server: shared durables, redelivery, verdicts."""
 
 from __future__ import annotations
 
 import asyncio
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
 
-import nats
 import pytest
+from consumer_helpers import drone_fixture, nc_fixture, request_waiting, spec_for, within  # noqa: F401
 from nats.aio.client import Client as NatsClient
 
-from peaceland.contract import REPORTS_STREAM
 from peaceland.stream import (
     PROGRESS,
     TERM,
     ConsumerSpec,
-    PullSource,
+    Lag,
+    PullConsumer,
     consumer_lag,
     parse_ack_subject,
 )
@@ -24,35 +21,7 @@ from peaceland.stream import (
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture
-def drone() -> str:
-    return "ps-" + uuid.uuid4().hex[:10]
-
-
-@pytest.fixture
-async def nc(stack: Any) -> AsyncIterator[NatsClient]:
-    client = await nats.connect(stack.endpoints.nats_url)
-    try:
-        yield client
-    finally:
-        await client.drain()
-
-
-def spec_for(drone: str, **settings: Any) -> ConsumerSpec:
-    return ConsumerSpec(
-        REPORTS_STREAM, "pull-" + drone, filter_subject=f"peaceland.reports.{drone}", **settings
-    )
-
-
-async def within_5_s(check: Callable[[], Awaitable[bool]]) -> None:
-    """Return once ``check`` holds, or after 5 s (the assertion that follows then fails)."""
-    for _ in range(50):
-        if await check():
-            return
-        await asyncio.sleep(0.1)
-
-
-async def lag_settles(nc: NatsClient, spec: ConsumerSpec) -> tuple[int, int] | None:
+async def lag_settles(nc: NatsClient, spec: ConsumerSpec) -> Lag | None:
     """The consumer's lag: (0, 0) as soon as it gets there, else what it is after 5 s.
 
     ``settle`` returns when the server has received the verdicts; the server applies
@@ -62,7 +31,7 @@ async def lag_settles(nc: NatsClient, spec: ConsumerSpec) -> tuple[int, int] | N
     async def settled() -> bool:
         return await consumer_lag(nc.jetstream(), spec) == (0, 0)
 
-    await within_5_s(settled)
+    await within(5, settled)
     return await consumer_lag(nc.jetstream(), spec)
 
 
@@ -73,7 +42,7 @@ async def test_two_sources_on_one_durable_share_messages_without_overlap(
     js = nc.jetstream()
     for i in range(300):
         await js.publish(f"peaceland.reports.{drone}", str(i).encode())
-    first, second = PullSource(nc, spec), PullSource(nc, spec)
+    first, second = PullConsumer(nc, spec), PullConsumer(nc, spec)
     seen: list[bytes] = []
     for _ in range(10):
         if len(seen) == 300:
@@ -93,7 +62,7 @@ async def test_unsettled_messages_come_back_and_verdicts_hold(nc: NatsClient, dr
     spec = spec_for(drone, ack_wait_s=1.0)
     for payload in (b"dropped", b"kept", b"terminated"):
         await nc.jetstream().publish(f"peaceland.reports.{drone}", payload)
-    source = PullSource(nc, spec)
+    source = PullConsumer(nc, spec)
     _, kept, terminated = await source.fetch(3, 1.0, 2**20)
     await source.settle([terminated.reply], TERM)
     redelivered = []
@@ -112,13 +81,13 @@ async def test_a_deleted_consumer_ends_the_request_and_is_created_again(
 ) -> None:
     spec = spec_for(drone)
     js = nc.jetstream()
-    source = PullSource(nc, spec)
+    source = PullConsumer(nc, spec)
     request = asyncio.create_task(source.fetch(1, 30.0, 2**20))
 
-    async def created() -> bool:
-        return await consumer_lag(js, spec) is not None
+    async def waiting() -> bool:
+        return await request_waiting(nc, spec)
 
-    await within_5_s(created)
+    assert await within(5, waiting)
     await js.delete_consumer(spec.stream, spec.durable)
     assert await asyncio.wait_for(request, 10.0) == []  # well before its 30 s
     await js.publish(f"peaceland.reports.{drone}", b"after")

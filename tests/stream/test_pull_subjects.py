@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import pytest
 
-from peaceland.stream import ACK, PROGRESS, TERM, AckInfo, parse_ack_subject
-from peaceland.stream.pull import MemoryStream
+from peaceland.stream import ACK, PROGRESS, TERM, AckInfo, MemoryStream, parse_ack_subject
 
 
 def test_both_reply_subject_formats_parse() -> None:
     v1 = "$JS.ACK.REPORTS.archiver.3.1234.99.1795000000123456789.42"
     v2 = "$JS.ACK.hub.ACCHASH.REPORTS.archiver.3.1234.99.1795000000123456789.42.tok"
-    expected = AckInfo(stream_seq=1234, delivered=3, timestamp_ns=1795000000123456789)
+    expected = AckInfo(
+        stream_seq=1234,
+        delivered=3,
+        timestamp_ns=1795000000123456789,
+        consumer_seq=99,
+        consumer="archiver",
+    )
     assert parse_ack_subject(v1) == expected
     assert parse_ack_subject(v2) == expected
 

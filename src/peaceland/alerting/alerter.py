@@ -1,7 +1,7 @@
 """REPORTS → rules → ALERTS: the alerter, a durable pull consumer that raises alerts.
 
 Reports arrive continuously from the durable consumer (default ``alerter``, see
-``peaceland.continuous``), in batches of whatever has arrived. For each batch:
+``peaceland.stream.PullConsumer.messages``), in batches of whatever has arrived. For each batch:
 
 1. every report is judged (``judge``, pure): an invalid payload, or one whose ``drone_id``
    differs from its subject's token (a drone cannot speak for another), gets a dead-letter
@@ -58,11 +58,11 @@ from peaceland.runtime import (
 from peaceland.stream import (
     Action,
     ConsumerSpec,
-    ContinuousConsumer,
     OutMessage,
     Pending,
     Publisher,
     PublishResult,
+    PullConsumer,
     RetryPolicy,
     apply,
     deadletter_id,
@@ -200,18 +200,14 @@ class Alerter:
         a task awaits their acks then acknowledges the reports (at most ``max_in_flight``).
         """
         options = self.options
-        consumer = ContinuousConsumer(
-            self.nc,
-            self.js,
-            options.consumer_spec(),
-            batch=options.batch,
-            max_wait_s=options.max_wait_s,
+        consumer = PullConsumer(self.nc, options.consumer_spec()).messages(
+            batch=options.batch, max_wait_s=options.max_wait_s
         )
         in_flight: set[asyncio.Task[None]] = set()
         live = await self._watch_live() if options.fast_path else None
         try:
             while not stop.is_set():
-                msgs = await consumer.fetch()
+                msgs = await consumer.next_batch()
                 settle = await self.start(msgs) if msgs else None
                 if settle is not None:
                     in_flight.add(asyncio.create_task(settle))

@@ -28,7 +28,7 @@ from peaceland.stream import (
     ConsumerSpec,
     OutMessage,
     Publisher,
-    PullSource,
+    PullConsumer,
 )
 
 log = logging.getLogger(__name__)
@@ -95,7 +95,7 @@ async def run_archiver(
     endpoints = resolve_endpoints(settings)
     nc = await component_client(settings, "archiver")
     store = S3Store.connect(endpoints)
-    sources: list[PullSource] = []
+    sources: list[PullConsumer] = []
     try:
         deadletters = JetStreamDeadLetters(Publisher(nc))
         pipelines = []
@@ -106,7 +106,7 @@ async def run_archiver(
                 filter_subject=options.filter_subject,
                 options=options.pipeline,
             )
-            sources.append(PullSource(nc, spec))
+            sources.append(PullConsumer(nc, spec))
             pipelines.append(
                 Pipeline(ARCHIVE_KINDS[kind], sources[-1], store, deadletters, options.pipeline)
             )
@@ -138,7 +138,7 @@ async def run_archiver(
         store.close()
 
 
-async def _report(pipelines: list[Pipeline], sources: list[PullSource], every_s: float) -> None:
+async def _report(pipelines: list[Pipeline], sources: list[PullConsumer], every_s: float) -> None:
     while True:
         await asyncio.sleep(every_s)
         for pipeline, source in zip(pipelines, sources, strict=True):
@@ -146,5 +146,5 @@ async def _report(pipelines: list[Pipeline], sources: list[PullSource], every_s:
                 lag = await source.lag()
             except (NatsError, TimeoutError):
                 lag = None
-            pending = "?" if lag is None else f"{lag[0]:,}"
+            pending = "?" if lag is None else f"{lag.pending:,}"
             log.info("%s, %s pending", pipeline.stats.describe(), pending)

@@ -1,5 +1,5 @@
 """The pipeline's edges, as small interfaces: where messages come from and where dead letters
-go. JetStream implements them in production (``stream.PullSource``, the archiver's
+go. JetStream implements them in production (``stream.PullConsumer``, the archiver's
 ``JetStreamDeadLetters``); ``MemoryDeadLetters`` and the stream package's in-memory twins
 stand in for them in unit tests.
 """
@@ -26,7 +26,7 @@ class Delivered(Protocol):
 
 
 class Source(Protocol):
-    """Where messages come from and are settled (``peaceland.pull.PullSource`` is one)."""
+    """Where messages come from and are settled (``peaceland.stream.PullConsumer`` is one)."""
 
     async def fetch(self, batch: int, max_wait_s: float, max_bytes: int) -> Sequence[Delivered]:
         """Up to ``batch`` messages and about ``max_bytes``, within ``max_wait_s``."""

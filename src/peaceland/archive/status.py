@@ -20,7 +20,7 @@ from peaceland.archive.layout import parse_object_key
 from peaceland.config import Endpoints
 from peaceland.contract import ServiceError
 from peaceland.storage import ObjectStore, StoredObject
-from peaceland.stream import ConsumerSpec, consumer_lag
+from peaceland.stream import ConsumerSpec, Lag, consumer_lag
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -62,7 +62,7 @@ async def archive_status(
     kinds: tuple[Kind, ...] = KINDS,
 ) -> list[KindStatus]:
     """One line per kind. Raises ``StoreError`` when the bucket cannot be listed."""
-    lags: dict[Kind, tuple[int, int] | None] = {}
+    lags: dict[Kind, Lag | None] = {}
     try:
         nc = await nats.connect(
             endpoints.nats_url,
@@ -94,8 +94,8 @@ async def archive_status(
                 kind=kind,
                 stream=ARCHIVE_KINDS[kind].stream,
                 durable=durable,
-                pending=None if lag is None else lag[0],
-                in_flight=None if lag is None else lag[1],
+                pending=None if lag is None else lag.pending,
+                in_flight=None if lag is None else lag.ack_pending,
                 objects=count,
                 rows=rows,
                 bytes=size,

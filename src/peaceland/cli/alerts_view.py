@@ -86,7 +86,7 @@ async def tail(
     printed = 0
     try:
         subject = alert_subject(options.drone) if options.drone else ALL_ALERTS
-        sub = await follow(nc.jetstream(), on_msg, since=options.since, subject=subject)
+        sub = await follow(nc, on_msg, since=options.since, subject=subject)
         stopping = asyncio.create_task(stop.wait())
         try:
             while options.count is None or printed < options.count:

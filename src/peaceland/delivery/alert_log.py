@@ -3,18 +3,19 @@
 Every alert is identified by its **stream sequence** (``seq``): it is what SSE uses as event id,
 so a client resumes exactly after the last alert it saw, whichever gateway it reconnects to.
 
-Readers are JetStream *ordered consumers*: ephemeral, in server memory, no acknowledgements;
-the client checks each delivery's consumer sequence and re-creates the consumer from the last
-stream sequence it saw after a gap or a silent server (missed heartbeats), so what a reader
-yields is gap-free and in order.
+Readers are ``peaceland.stream.OrderedConsumer``: ephemeral, in server memory, no
+acknowledgements; each delivery's consumer sequence is checked and the consumer re-created after
+the last stream sequence seen (or after the reader's start, before the first message) after a
+gap or a silent server (missed heartbeats), so what a reader yields is gap-free and in order.
 
 API:
 
 * ``StoredAlert(seq, stored_at, payload, alert)`` and ``stored_alert(msg)`` (None for a message
   that is not an alert: it is skipped by every reader, the incident builder dead-letters it).
-* ``follow(js, cb, after=None|seq, since=None|time)`` — a live subscription calling ``cb(msg)``.
-* ``read_range(js, until, after=…, since=…)`` — alerts with ``after < seq <= until``, in order.
-* ``recent(js, limit, before, since, select, max_scan)`` — a page of alerts, newest first.
+* ``follow(nc, cb, after=None|seq, since=None|time)`` — a live reader calling ``cb(msg)``, until
+  its ``unsubscribe()``.
+* ``read_range(nc, until, after=…, since=…)`` — alerts with ``after < seq <= until``, in order.
+* ``recent(nc, limit, before, since, select, max_scan)`` — a page of alerts, newest first.
 * ``stream_bounds(js)`` — (first seq, last seq) of ``ALERTS``.
 """
 
@@ -26,11 +27,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Final
 
+from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js import api as js_api
 
 from peaceland.contract import ALERTS_PREFIX, ALERTS_STREAM, Alert, InvalidReport, decode_alert
+from peaceland.stream import Consuming, OrderedConsumer, Start
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +42,8 @@ log = logging.getLogger(__name__)
 HEARTBEAT_S: Final = 2.0
 #: Longest wait for the next message of a range known to hold more.
 READ_TIMEOUT_S: Final = 10.0
+#: Messages asked for at once while reading a range.
+READ_BATCH: Final = 256
 ALL_ALERTS: Final = ALERTS_PREFIX + ">"
 WINDOW_MIN: Final = 64
 WINDOW_MAX: Final = 4096
@@ -71,57 +76,39 @@ async def stream_bounds(js: JetStreamContext) -> tuple[int, int]:
     return state.first_seq, state.last_seq
 
 
-async def _subscribe(
-    js: JetStreamContext,
-    cb: Callback | None,
+async def _open(
+    nc: NatsClient,
     after: int | None,
     since: datetime | None,
     subject: str = ALL_ALERTS,
-) -> tuple[JetStreamContext.PushSubscription, js_api.ConsumerInfo]:
-    config = js_api.ConsumerConfig()
+) -> tuple[OrderedConsumer, js_api.ConsumerInfo]:
     if after is not None:
-        config.deliver_policy = js_api.DeliverPolicy.BY_START_SEQUENCE
-        config.opt_start_seq = after + 1
+        start = Start.after(after)
     elif since is not None:
-        config.deliver_policy = js_api.DeliverPolicy.BY_START_TIME
-        config.opt_start_time = since
+        start = Start.since(since)
     else:
-        config.deliver_policy = js_api.DeliverPolicy.NEW
-    sub = await js.subscribe(
-        subject,
-        stream=ALERTS_STREAM,
-        cb=cb,
-        config=config,
-        ordered_consumer=True,
-        idle_heartbeat=HEARTBEAT_S,
-    )
-    info = await sub.consumer_info()
-    # nats-py re-creates a lost ordered consumer from the last sequence *delivered*, 0 before
-    # the first message, which would replay the whole stream: start it from our position.
-    jsi = sub._sub._jsi
-    position = info.delivered.stream_seq if info.delivered is not None else 0
-    if jsi is not None and jsi._sseq < position:
-        jsi._sseq = position
-    return sub, info
+        start = Start()
+    reader = OrderedConsumer(nc, ALERTS_STREAM, filter_subject=subject, start=start)
+    return reader, await reader.start()
 
 
 async def follow(
-    js: JetStreamContext,
+    nc: NatsClient,
     cb: Callback,
     *,
     after: int | None = None,
     since: datetime | None = None,
     subject: str = ALL_ALERTS,
-) -> JetStreamContext.PushSubscription:
+) -> Consuming:
     """Call ``cb`` with every alert message stored after ``after`` (a stream sequence), or at or
-    after ``since``, or from now on; until the subscription is unsubscribed. ``subject`` may
+    after ``since``, or from now on; until the reader is unsubscribed. ``subject`` may
     narrow it to one drone (``peaceland.alerts.<drone_id>``)."""
-    sub, _ = await _subscribe(js, cb, after, since, subject)
-    return sub
+    reader, _ = await _open(nc, after, since, subject)
+    return reader.consume(cb, heartbeat_s=HEARTBEAT_S)
 
 
 async def read_range(
-    js: JetStreamContext,
+    nc: NatsClient,
     until: int,
     *,
     after: int | None = None,
@@ -133,12 +120,14 @@ async def read_range(
         after = 0
     if after is not None and after >= until:
         return
-    sub, info = await _subscribe(js, None, after, since)
+    reader, info = await _open(nc, after, since)
     try:
         if not info.num_pending and not (info.delivered and info.delivered.consumer_seq):
             return
+        batch = READ_BATCH if after is None else max(1, min(READ_BATCH, until - after))
+        messages = reader.messages(batch=batch, max_wait_s=READ_TIMEOUT_S, heartbeat_s=HEARTBEAT_S)
         while True:
-            msg = await sub.next_msg(timeout=READ_TIMEOUT_S)
+            msg = await messages.next(timeout=READ_TIMEOUT_S)
             meta = msg.metadata
             seq = meta.sequence.stream
             if seq > until:
@@ -149,7 +138,7 @@ async def read_range(
             if seq == until or meta.num_pending == 0:
                 return
     finally:
-        await sub.unsubscribe()
+        await reader.close()
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -166,7 +155,7 @@ Select = Callable[[Sequence[StoredAlert]], Awaitable[Sequence[StoredAlert]]]
 
 
 async def recent(
-    js: JetStreamContext,
+    nc: NatsClient,
     limit: int,
     *,
     before: int | None = None,
@@ -180,7 +169,7 @@ async def recent(
     The stream is read backwards in windows that double in size (64 … 4096 messages), each
     read forwards by one ordered consumer; at most about ``max_scan`` messages are looked at.
     """
-    first, last = await stream_bounds(js)
+    first, last = await stream_bounds(nc.jetstream())
     hi = last if before is None else min(last, before - 1)
     window = max(WINDOW_MIN, min(limit, WINDOW_MAX))
     found: list[StoredAlert] = []
@@ -193,7 +182,7 @@ async def recent(
         if scanned >= max_scan:
             break
         lo = max(first, hi - window + 1, 1)
-        chunk = [item async for item in read_range(js, hi, after=lo - 1)]
+        chunk = [item async for item in read_range(nc, hi, after=lo - 1)]
         scanned += hi - lo + 1
         hi = lo - 1
         if since is not None and chunk and chunk[0].stored_at < since:

@@ -27,8 +27,8 @@ from peaceland.delivery.incident_store import IncidentStore
 from peaceland.stream import (
     Action,
     ConsumerSpec,
-    ContinuousConsumer,
     Publisher,
+    PullConsumer,
     RetryPolicy,
     apply,
     deadletter_id,
@@ -89,12 +89,12 @@ class IncidentBuilder:
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until ``stop`` is set; the batch in hand is finished first."""
         o = self.options
-        consumer = ContinuousConsumer(
-            self.nc, self.js, o.consumer_spec(), batch=o.batch, max_wait_s=o.max_wait_s
+        consumer = PullConsumer(self.nc, o.consumer_spec()).messages(
+            batch=o.batch, max_wait_s=o.max_wait_s
         )
         try:
             while not stop.is_set():
-                msgs = await consumer.fetch()
+                msgs = await consumer.next_batch()
                 if msgs:
                     await self.handle(msgs)
         finally:

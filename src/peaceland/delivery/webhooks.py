@@ -62,7 +62,7 @@ from peaceland.runtime import (
 )
 from peaceland.stream import (
     ConsumerSpec,
-    ContinuousConsumer,
+    PullConsumer,
     deadletter_message,
 )
 
@@ -139,16 +139,12 @@ class Endpoint:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Deliver until ``stop`` is set, then wait for the deliveries in flight."""
-        consumer = ContinuousConsumer(
-            self.nc,
-            self.js,
-            self.consumer_spec(),
-            batch=self.options.concurrency,
-            max_wait_s=self.options.max_wait_s,
+        consumer = PullConsumer(self.nc, self.consumer_spec()).messages(
+            batch=self.options.concurrency, max_wait_s=self.options.max_wait_s
         )
         try:
             while not stop.is_set():
-                for msg in await consumer.fetch():
+                for msg in await consumer.next_batch():
                     await self._slots.acquire()
                     task = asyncio.create_task(self._deliver(msg))
                     self._tasks.add(task)

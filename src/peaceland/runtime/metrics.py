@@ -23,7 +23,7 @@ from prometheus_client import (
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from peaceland.stream import STREAMS, JetStreamContext
+from peaceland.stream import STREAMS, JetStreamContext, Lag
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +135,7 @@ class ConsumerLag(Collector):
                 continue
             for info in infos:
                 name = info.name or (info.config.durable_name if info.config else None) or "?"
-                rows.append((spec.name, name, info.num_pending or 0, info.num_ack_pending or 0))
+                rows.append((spec.name, name, *Lag.of(info)))
         self.rows = rows
 
     def collect(self) -> Iterator[Metric]:

@@ -177,7 +177,7 @@ class Summary:
                 table.add_row(f"{name} messages", "missing" if count is None else f"{count:,}")
             for spec in WATCHED_CONSUMERS:
                 lag = await consumer_lag(js, spec)
-                table.add_row(f"{spec.durable} lag", "—" if lag is None else f"{sum(lag):,}")
+                table.add_row(f"{spec.durable} lag", "—" if lag is None else f"{lag.total:,}")
         except Exception as exc:  # the summary must never stop the supervisor
             table.add_row("nats", f"[red]unavailable: {exc}[/red]")
         for child in self.children:

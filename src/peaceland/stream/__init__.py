@@ -1,7 +1,8 @@
 """The stream edge: the only package that talks to NATS.
 
 Connection, stream definitions and admin, publishing (single, atomic batches, grouped
-requests), durable consumers (continuous and bounded pulls), readiness probes.
+requests), consumers (one pull consumer with a bounded ``fetch`` and a continuous ``messages``;
+an ordered reader), readiness probes.
 """
 
 from __future__ import annotations
@@ -14,8 +15,25 @@ from peaceland.stream.admin import (
     stream_message_counts,
 )
 from peaceland.stream.connection import connect, connect_once, redact
-from peaceland.stream.consumer import ConsumerSpec, consumer_lag
-from peaceland.stream.continuous import ContinuousConsumer
+from peaceland.stream.consumer import (
+    ACK,
+    NAK,
+    PROGRESS,
+    TERM,
+    AckInfo,
+    ConsumerSpec,
+    Consuming,
+    Lag,
+    MemoryMessage,
+    MemoryStream,
+    MessageStream,
+    OrderedConsumer,
+    PullConsumer,
+    Start,
+    consumer_lag,
+    ensure_consumer,
+    parse_ack_subject,
+)
 from peaceland.stream.kv import BucketSpec, open_bucket
 from peaceland.stream.policy import Action, Decision, RetryPolicy, apply, deadletter_id
 from peaceland.stream.probe import prepare_nats, probe_nats, wait_nats_login
@@ -29,7 +47,6 @@ from peaceland.stream.publish import (
     deadletter_message,
     in_atomic_batch,
 )
-from peaceland.stream.pull import ACK, PROGRESS, TERM, AckInfo, PullSource, parse_ack_subject
 from peaceland.stream.types import (
     AckPolicy,
     BadRequestError,
@@ -53,6 +70,7 @@ from peaceland.stream.types import (
 
 __all__ = [
     "ACK",
+    "NAK",
     "PROGRESS",
     "STREAMS",
     "TERM",
@@ -67,7 +85,7 @@ __all__ = [
     "ConsumerConfig",
     "ConsumerInfo",
     "ConsumerSpec",
-    "ContinuousConsumer",
+    "Consuming",
     "Decision",
     "DeliverPolicy",
     "GroupPublisher",
@@ -75,18 +93,24 @@ __all__ = [
     "KeyDeletedError",
     "KeyNotFoundError",
     "KeyWrongLastSequenceError",
+    "Lag",
+    "MemoryMessage",
+    "MemoryStream",
+    "MessageStream",
     "Msg",
     "NatsClient",
     "NatsError",
     "NoKeysError",
     "NotFoundError",
+    "OrderedConsumer",
     "OutMessage",
     "Pending",
     "PubAck",
     "PublishResult",
     "Publisher",
-    "PullSource",
+    "PullConsumer",
     "RetryPolicy",
+    "Start",
     "StreamSpec",
     "Subscription",
     "apply",
@@ -96,6 +120,7 @@ __all__ = [
     "create_missing_streams",
     "deadletter_id",
     "deadletter_message",
+    "ensure_consumer",
     "ensure_streams",
     "in_atomic_batch",
     "open_bucket",

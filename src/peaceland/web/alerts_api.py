@@ -20,7 +20,7 @@ from typing import Any, Final
 
 import msgspec
 from aiohttp import web
-from nats.js import JetStreamContext
+from nats.aio.client import Client as NatsClient
 
 from peaceland.contract import IllegalTransition, UnknownIncident
 from peaceland.delivery import (
@@ -41,7 +41,7 @@ MAX_BODY_BYTES: Final = 16 * 1024
 MAX_SCAN: Final = 50_000
 
 STORE_KEY: Final = web.AppKey("incident_store", IncidentStore)
-ALERTS_JS_KEY: Final = web.AppKey("alerts_jetstream", JetStreamContext)
+ALERTS_NC_KEY: Final = web.AppKey("alerts_nats", NatsClient)
 
 
 async def list_alerts(request: web.Request) -> web.Response:
@@ -62,7 +62,7 @@ async def list_alerts(request: web.Request) -> web.Response:
         return [item for item in chunk if statuses[item.seq][0] in query.statuses]
 
     page = await recent(
-        request.app[ALERTS_JS_KEY],
+        request.app[ALERTS_NC_KEY],
         query.limit,
         before=query.before,
         since=query.since,
@@ -131,8 +131,8 @@ async def resolve_incident(request: web.Request) -> web.Response:
     return await _transition(request, "resolve")
 
 
-def add_alert_routes(app: web.Application, js: JetStreamContext, store: IncidentStore) -> None:
-    app[ALERTS_JS_KEY] = js
+def add_alert_routes(app: web.Application, nc: NatsClient, store: IncidentStore) -> None:
+    app[ALERTS_NC_KEY] = nc
     app[STORE_KEY] = store
     app.router.add_get("/api/v1/alerts", list_alerts)
     app.router.add_get("/api/v1/incidents", list_incidents)

@@ -27,11 +27,11 @@ from typing import Any, Final
 
 import msgspec
 from aiohttp import web
+from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
-from nats.js import JetStreamContext
-from nats.js import api as js_api
 
 from peaceland.contract import REPORTS_PREFIX, REPORTS_STREAM, valid_drone_id
+from peaceland.stream import Consuming, OrderedConsumer, Start
 from peaceland.web.drone_tracker import DronePosition, DroneTracker
 from peaceland.web.responses import json_error, json_response
 
@@ -62,16 +62,16 @@ class FleetWatch:
 
     def __init__(
         self,
-        js: JetStreamContext,
+        nc: NatsClient,
         *,
         idle_s: float = IDLE_S,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.js = js
+        self.nc = nc
         self.idle_s = idle_s
         self.clock = clock
         self.tracker: DroneTracker | None = None
-        self._sub: JetStreamContext.PushSubscription | None = None
+        self._sub: Consuming | None = None
         self._last_request = 0.0
         self._seeded = asyncio.Event()
         self._seed_left = 0
@@ -93,26 +93,20 @@ class FleetWatch:
     async def _start(self, tracker: DroneTracker) -> None:
         self.tracker = tracker
         self._seeded.clear()
-        config = js_api.ConsumerConfig(deliver_policy=js_api.DeliverPolicy.LAST_PER_SUBJECT)
-        sub = await self.js.subscribe(
-            REPORTS_PREFIX + ">",
-            stream=REPORTS_STREAM,
-            cb=self._on_msg,
-            config=config,
-            ordered_consumer=True,
-            idle_heartbeat=HEARTBEAT_S,
+        # Resumed from now if lost before its first message, not from the stream's start.
+        stream = await self.nc.jetstream().stream_info(REPORTS_STREAM)
+        reader = OrderedConsumer(
+            self.nc,
+            REPORTS_STREAM,
+            filter_subject=REPORTS_PREFIX + ">",
+            start=Start.last_per_subject(),
+            resume_after=stream.state.last_seq,
         )
-        info = await sub.consumer_info()
+        info = await reader.start()
         self._seed_left = info.num_pending or 0
         if self._seed_left == 0:
             self._seeded.set()
-        # nats-py re-creates a lost ordered consumer from the last sequence delivered, 0
-        # before the first message, which would replay the whole stream: start it from now.
-        jsi = sub._sub._jsi
-        stream = await self.js.stream_info(REPORTS_STREAM)
-        if jsi is not None and jsi._sseq < stream.state.last_seq:
-            jsi._sseq = stream.state.last_seq
-        self._sub = sub
+        self._sub = reader.consume(self._on_msg, heartbeat_s=HEARTBEAT_S)
         self._idle_task = asyncio.create_task(self._stop_when_idle(), name="fleet watch idle")
         log.info("fleet view: following REPORTS (%d drones known)", self._seed_left)
 
@@ -226,8 +220,8 @@ async def active_drones(request: web.Request) -> web.Response:
 WATCH_KEY: Final = web.AppKey("fleet_watch", FleetWatch)
 
 
-def add_drone_routes(app: web.Application, js: JetStreamContext) -> None:
-    app[WATCH_KEY] = FleetWatch(js)
+def add_drone_routes(app: web.Application, nc: NatsClient) -> None:
+    app[WATCH_KEY] = FleetWatch(nc)
     app.router.add_get("/api/v1/drones/active", active_drones)
 
     async def stop(app: web.Application) -> None:

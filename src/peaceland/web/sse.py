@@ -27,8 +27,8 @@ from datetime import UTC, datetime
 from typing import Final
 
 from aiohttp import web
+from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
-from nats.js import JetStreamContext
 
 from peaceland.delivery import (
     StoredAlert,
@@ -39,6 +39,7 @@ from peaceland.delivery import (
     stored_alert,
     stream_bounds,
 )
+from peaceland.stream import Consuming
 from peaceland.web.responses import json_error
 
 log = logging.getLogger(__name__)
@@ -88,17 +89,18 @@ class Listener:
 class AlertFeed:
     """Follows ALERTS from the moment it starts and hands each alert to every listener."""
 
-    def __init__(self, js: JetStreamContext, *, max_behind: int = MAX_BEHIND) -> None:
-        self.js = js
+    def __init__(self, nc: NatsClient, *, max_behind: int = MAX_BEHIND) -> None:
+        self.nc = nc
+        self.js = nc.jetstream()
         self.max_behind = max_behind
         self.position = 0  # stream sequence of the last message seen
         self.listeners: set[Listener] = set()
         self.delivered = 0
-        self._sub: JetStreamContext.PushSubscription | None = None
+        self._sub: Consuming | None = None
 
     async def start(self) -> None:
         _, self.position = await stream_bounds(self.js)
-        self._sub = await follow(self.js, self._on_msg, after=self.position)
+        self._sub = await follow(self.nc, self._on_msg, after=self.position)
         log.info("alert feed following ALERTS after seq %d", self.position)
 
     async def stop(self) -> None:
@@ -161,7 +163,7 @@ async def stream_alerts(request: web.Request) -> web.StreamResponse:
         await response.write(b"retry: %d\n: following ALERTS\n\n" % RETRY_MS)
         last = listener.start if after is None and since is None else (after or 0)
         if last < listener.start:
-            async for item in read_range(feed.js, listener.start, after=after, since=since):
+            async for item in read_range(feed.nc, listener.start, after=after, since=since):
                 if item.seq > last:
                     await response.write(event_bytes(item))
                     last = item.seq
@@ -197,9 +199,9 @@ def _start_of(request: web.Request) -> tuple[int | None, datetime | None]:
     return None, None
 
 
-def add_sse_routes(app: web.Application, js: JetStreamContext, heartbeat_s: float) -> None:
+def add_sse_routes(app: web.Application, nc: NatsClient, heartbeat_s: float) -> None:
     """The route, and the feed started and stopped with the application."""
-    app[FEED_KEY] = AlertFeed(js)
+    app[FEED_KEY] = AlertFeed(nc)
     app[HEARTBEAT_KEY] = heartbeat_s
     app.router.add_get("/api/v1/alerts/stream", stream_alerts)
 

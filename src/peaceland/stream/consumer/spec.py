@@ -1,4 +1,4 @@
-"""Durable consumer settings, creation and lag; the readers are ``continuous`` and ``pull``.
+"""Durable consumer settings, creation and lag; the reader is ``pull.PullConsumer``.
 
 Several processes bound to the same durable share its messages (JetStream hands each message
 to one fetcher), which is how alerters and archivers scale out. A message is acknowledged by
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from typing import NamedTuple
 
 from nats.js import JetStreamContext
 from nats.js import api as js_api
@@ -49,10 +50,25 @@ async def ensure_consumer(js: JetStreamContext, spec: ConsumerSpec) -> None:
     await js.add_consumer(spec.stream, spec.config())
 
 
-async def consumer_lag(js: JetStreamContext, spec: ConsumerSpec) -> tuple[int, int] | None:
-    """(messages not yet delivered, delivered but not acknowledged); None if no consumer."""
+class Lag(NamedTuple):
+    """How far a durable consumer is behind its stream (a tuple, so ``(0, 0)`` compares)."""
+
+    pending: int  #: stored messages not yet delivered
+    ack_pending: int  #: delivered, not yet acknowledged
+
+    @property
+    def total(self) -> int:
+        return self.pending + self.ack_pending
+
+    @classmethod
+    def of(cls, info: js_api.ConsumerInfo) -> Lag:
+        return cls(info.num_pending or 0, info.num_ack_pending or 0)
+
+
+async def consumer_lag(js: JetStreamContext, spec: ConsumerSpec) -> Lag | None:
+    """The lag of ``spec``'s durable; None if it does not exist."""
     try:
         info = await js.consumer_info(spec.stream, spec.durable)
     except NotFoundError:
         return None
-    return info.num_pending or 0, info.num_ack_pending or 0
+    return Lag.of(info)
