@@ -31,12 +31,6 @@ from collections.abc import Callable, Coroutine, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from nats.aio.client import Client as NatsClient
-from nats.aio.msg import Msg
-from nats.aio.subscription import Subscription
-from nats.errors import Error as NatsError
-from nats.js import api as js_api
-
 from peaceland.alerting.rules import Rule, apply_rules, default_rules
 from peaceland.config import Settings
 from peaceland.contract import (
@@ -58,12 +52,17 @@ from peaceland.runtime import (
 from peaceland.stream import (
     Action,
     ConsumerSpec,
+    Msg,
+    NatsClient,
+    NatsError,
     OutMessage,
     Pending,
+    PubAck,
     Publisher,
     PublishResult,
     PullConsumer,
     RetryPolicy,
+    Subscription,
     apply,
     deadletter_id,
     deadletter_message,
@@ -248,7 +247,7 @@ class Alerter:
             if isinstance(sent, asyncio.Future):
                 sent.add_done_callback(self._count_live)
 
-    def _count_live(self, future: asyncio.Future[js_api.PubAck]) -> None:
+    def _count_live(self, future: asyncio.Future[PubAck]) -> None:
         if future.cancelled() or future.exception() is not None:
             return  # the durable path publishes it again
         if future.result().duplicate:
@@ -302,7 +301,7 @@ class Alerter:
                 counters.dead_letters += 1
                 log.info("dead-lettered report from %s: %s", msg.subject, verdict.reason)
             else:
-                duplicates = sum(1 for r in mine if isinstance(r, js_api.PubAck) and r.duplicate)
+                duplicates = sum(1 for r in mine if isinstance(r, PubAck) and r.duplicate)
                 counters.alert_duplicates += duplicates
                 counters.alerts_raised += count - duplicates
 

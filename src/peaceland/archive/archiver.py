@@ -15,9 +15,6 @@ import logging
 from collections.abc import Sequence
 from typing import Final
 
-from nats.errors import Error as NatsError
-from nats.js import api as js_api
-
 from peaceland.archive.kinds import ARCHIVE_KINDS, KINDS, Kind
 from peaceland.archive.pipeline import Pipeline, PipelineOptions, PipelineStats
 from peaceland.config import Settings, resolve_endpoints
@@ -26,7 +23,9 @@ from peaceland.runtime import component_client, counters_collector, expose_metri
 from peaceland.storage import S3Store
 from peaceland.stream import (
     ConsumerSpec,
+    NatsError,
     OutMessage,
+    PubAck,
     Publisher,
     PullConsumer,
 )
@@ -42,7 +41,7 @@ class JetStreamDeadLetters:
 
     async def publish(self, messages: Sequence[OutMessage]) -> list[bool]:
         results = await self.publisher.publish_all(messages)
-        return [isinstance(r, js_api.PubAck) for r in results]
+        return [isinstance(r, PubAck) for r in results]
 
 
 def consumer_spec(

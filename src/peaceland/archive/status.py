@@ -8,11 +8,7 @@ bytes from a listing of the bucket (rows are in the object names, see
 from __future__ import annotations
 
 import dataclasses
-import re
 from datetime import datetime
-
-import nats
-from nats.errors import Error as NatsError
 
 from peaceland.archive.archiver import DURABLE
 from peaceland.archive.kinds import ARCHIVE_KINDS, KINDS, Kind
@@ -20,7 +16,7 @@ from peaceland.archive.layout import parse_object_key
 from peaceland.config import Endpoints
 from peaceland.contract import ServiceError
 from peaceland.storage import ObjectStore, StoredObject
-from peaceland.stream import ConsumerSpec, Lag, consumer_lag
+from peaceland.stream import ConsumerSpec, Lag, NatsError, connect_once, consumer_lag, redact
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -64,16 +60,16 @@ async def archive_status(
     """One line per kind. Raises ``StoreError`` when the bucket cannot be listed."""
     lags: dict[Kind, Lag | None] = {}
     try:
-        nc = await nats.connect(
+        nc = await connect_once(
             endpoints.nats_url,
+            tls_ca=endpoints.nats_tls_ca,
             name="peaceland-archive-status",
             connect_timeout=3.0,
             allow_reconnect=False,
             max_reconnect_attempts=1,
         )
     except (NatsError, OSError) as exc:
-        where = re.sub(r"//[^@/,]*@", "//", endpoints.nats_url)  # no credentials in messages
-        raise ServiceError(f"cannot reach NATS at {where}: {exc}") from None
+        raise ServiceError(f"cannot reach NATS at {redact(endpoints.nats_url)}: {exc}") from None
     try:
         js = nc.jetstream(timeout=5.0)
         for kind in kinds:

@@ -16,7 +16,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
-from nats.aio.msg import Msg
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -24,7 +23,7 @@ from rich.text import Text
 
 from peaceland.contract import Alert, Severity, alert_subject
 from peaceland.delivery import ALL_ALERTS, Incident, StoredAlert, follow, stored_alert
-from peaceland.stream import connect
+from peaceland.stream import Msg, connect
 
 STYLES: Final[dict[str, str]] = {
     "critical": "bold white on red",

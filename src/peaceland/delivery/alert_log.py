@@ -27,13 +27,16 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Final
 
-from nats.aio.client import Client as NatsClient
-from nats.aio.msg import Msg
-from nats.js import JetStreamContext
-from nats.js import api as js_api
-
 from peaceland.contract import ALERTS_PREFIX, ALERTS_STREAM, Alert, InvalidReport, decode_alert
-from peaceland.stream import Consuming, OrderedConsumer, Start
+from peaceland.stream import (
+    ConsumerInfo,
+    Consuming,
+    JetStreamContext,
+    Msg,
+    NatsClient,
+    OrderedConsumer,
+    Start,
+)
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +84,7 @@ async def _open(
     after: int | None,
     since: datetime | None,
     subject: str = ALL_ALERTS,
-) -> tuple[OrderedConsumer, js_api.ConsumerInfo]:
+) -> tuple[OrderedConsumer, ConsumerInfo]:
     if after is not None:
         start = Start.after(after)
     elif since is not None:

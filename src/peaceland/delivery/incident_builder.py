@@ -19,14 +19,13 @@ import logging
 from collections import defaultdict
 from collections.abc import Sequence
 
-from nats.aio.client import Client as NatsClient
-from nats.aio.msg import Msg
-
 from peaceland.contract import ALERTS_STREAM, InvalidReport, decode_alert
 from peaceland.delivery.incident_store import IncidentStore
 from peaceland.stream import (
     Action,
     ConsumerSpec,
+    Msg,
+    NatsClient,
     Publisher,
     PullConsumer,
     RetryPolicy,

@@ -29,9 +29,6 @@ from datetime import UTC, datetime
 from typing import Final
 
 import aiohttp
-from nats.aio.client import Client as NatsClient
-from nats.aio.msg import Msg
-from nats.js import api as js_api
 
 from peaceland import __version__
 from peaceland.config import Settings
@@ -62,6 +59,9 @@ from peaceland.runtime import (
 )
 from peaceland.stream import (
     ConsumerSpec,
+    DeliverPolicy,
+    Msg,
+    NatsClient,
     PullConsumer,
     deadletter_message,
 )
@@ -134,7 +134,7 @@ class Endpoint:
             max_deliver=-1,
             max_ack_pending=o.max_pending,
             description=f"webhook {self.name}",
-            deliver_policy=js_api.DeliverPolicy.NEW,
+            deliver_policy=DeliverPolicy.NEW,
         )
 
     async def run(self, stop: asyncio.Event) -> None:

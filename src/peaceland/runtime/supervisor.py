@@ -23,7 +23,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Final
 
-from nats.js import JetStreamContext
 from prometheus_client.parser import text_string_to_metric_families
 from rich.console import Console
 from rich.live import Live
@@ -35,7 +34,13 @@ from peaceland.config import Settings, resolve_endpoints
 from peaceland.contract import ALERTS_STREAM, REPORTS_STREAM
 from peaceland.runtime.component import Backoff, Component
 from peaceland.servers import free_port, services
-from peaceland.stream import ConsumerSpec, connect, consumer_lag, stream_message_counts
+from peaceland.stream import (
+    ConsumerSpec,
+    JetStreamContext,
+    connect,
+    consumer_lag,
+    stream_message_counts,
+)
 
 log = logging.getLogger(__name__)
 

@@ -26,7 +26,16 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
-from peaceland.access import nats_users as nats_auth
+from peaceland.access import (
+    FLEET_USER,
+    SERVICE_USER,
+    NatsUser,
+    authorization_block,
+    hash_password,
+    new_password,
+    users_for,
+    with_credentials,
+)
 from peaceland.config import Secret, ServicesState, Settings, read_services_state
 from peaceland.contract import ConfigError, ServiceError
 from peaceland.servers import processes
@@ -45,8 +54,8 @@ class NatsAccount:
 
     @classmethod
     def new(cls, user: str) -> NatsAccount:
-        password = nats_auth.new_password()
-        return cls(user, password, nats_auth.hash_password(password))
+        password = new_password()
+        return cls(user, password, hash_password(password))
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -57,10 +66,8 @@ class NatsUsers:
     fleet: NatsAccount
     drones: Mapping[str, str]  # drone id -> bcrypt hash
 
-    def server_users(self) -> list[nats_auth.NatsUser]:
-        return nats_auth.users_for(
-            self.service.password_hash, self.fleet.password_hash, self.drones
-        )
+    def server_users(self) -> list[NatsUser]:
+        return users_for(self.service.password_hash, self.fleet.password_hash, self.drones)
 
     def encode(self) -> bytes:
         doc = {
@@ -85,8 +92,8 @@ def nats_users(layout: Layout) -> NatsUsers:
     except (ValueError, LookupError, TypeError):
         raise ServiceError(f"{layout.nats_users} is corrupt; remove it") from None
     users = NatsUsers(
-        service=NatsAccount.new(nats_auth.SERVICE_USER),
-        fleet=NatsAccount.new(nats_auth.FLEET_USER),
+        service=NatsAccount.new(SERVICE_USER),
+        fleet=NatsAccount.new(FLEET_USER),
         drones={},
     )
     processes.write_private(layout.nats_users, users.encode())
@@ -140,7 +147,7 @@ def nats_config(
         f"  max_file_store: {MAX_FILE_STORE}\n}}\n"
         f'mqtt {{\n  listen: "{host}:{ports["mqtt"]}"\n{mqtt_tls}}}\n'
         + tls_block
-        + nats_auth.authorization_block(users.server_users())
+        + authorization_block(users.server_users())
     )
 
 
@@ -193,7 +200,7 @@ def nats_url(ports: Mapping[str, int], *, tls: bool = False) -> str:
 
 def account_url(account: NatsAccount, ports: Mapping[str, int], *, tls: bool = False) -> str:
     """The server's URL with ``account``'s credentials (the service's or the fleet's)."""
-    return nats_auth.with_credentials(nats_url(ports, tls=tls), account.user, account.password)
+    return with_credentials(nats_url(ports, tls=tls), account.user, account.password)
 
 
 def s3_endpoint(ports: Mapping[str, int]) -> str:

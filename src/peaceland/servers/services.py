@@ -21,7 +21,13 @@ from collections.abc import Mapping
 
 import msgspec
 
-from peaceland.access import nats_users as nats_auth
+from peaceland.access import (
+    drone_inbox_prefix,
+    drone_user,
+    hash_password,
+    new_password,
+    with_credentials,
+)
 from peaceland.config import (
     S3_CREDENTIALS_REQUIRED,
     Secret,
@@ -301,15 +307,15 @@ def enroll_drone(settings: Settings, drone_id: str) -> DroneCredentials:
         if state is None or pid is None:
             raise NotRunningError(f"NATS is not running in {layout.root}; run `peaceland up`")
         users = embedded.nats_users(layout)
-        password = nats_auth.new_password()
-        drones = {**users.drones, drone_id: nats_auth.hash_password(password)}
+        password = new_password()
+        drones = {**users.drones, drone_id: hash_password(password)}
         users = dataclasses.replace(users, drones=drones)
         embedded.write_nats_users(layout, users)
         embedded.write_nats_config(layout, state.ports, users, embedded.ServerTls.of(settings))
         processes.signal_all([pid], signal.SIGHUP)  # nats-server reloads its configuration
-    user = nats_auth.drone_user(drone_id)
+    user = drone_user(drone_id)
     address = embedded.nats_url(state.ports, tls=settings.nats_tls_cert is not None)
-    url = nats_auth.with_credentials(address, user, password)
+    url = with_credentials(address, user, password)
     wait_nats_login(url, deadline=time.monotonic() + RELOAD_TIMEOUT_S, tls_ca=settings.nats_tls_ca)
     log.info("enrolled drone %s (NATS user %s)", drone_id, user)
     return DroneCredentials(
@@ -317,7 +323,7 @@ def enroll_drone(settings: Settings, drone_id: str) -> DroneCredentials:
         user=user,
         password=password,
         nats_url=url,
-        inbox_prefix=nats_auth.drone_inbox_prefix(drone_id),
+        inbox_prefix=drone_inbox_prefix(drone_id),
         subject=report_subject(drone_id),
         mqtt_url=state.mqtt_url,
     )

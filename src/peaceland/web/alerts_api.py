@@ -20,7 +20,6 @@ from typing import Any, Final
 
 import msgspec
 from aiohttp import web
-from nats.aio.client import Client as NatsClient
 
 from peaceland.contract import IllegalTransition, UnknownIncident
 from peaceland.delivery import (
@@ -33,6 +32,7 @@ from peaceland.delivery import (
     parse_incident_query,
     recent,
 )
+from peaceland.stream import NatsClient
 from peaceland.web.auth import audited
 from peaceland.web.responses import json_error, json_response
 

@@ -30,7 +30,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Final
 
 from aiohttp import web
-from nats.aio.client import Client as NatsClient
 from prometheus_client.registry import Collector
 
 from peaceland.access import TokenStore
@@ -44,7 +43,7 @@ from peaceland.runtime import (
     counters_collector,
     keep_running,
 )
-from peaceland.stream import create_missing_streams
+from peaceland.stream import NatsClient, create_missing_streams
 from peaceland.web.alerts_api import add_alert_routes
 from peaceland.web.auth import add_auth
 from peaceland.web.dashboard import add_dashboard_routes

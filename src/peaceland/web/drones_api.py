@@ -27,11 +27,9 @@ from typing import Any, Final
 
 import msgspec
 from aiohttp import web
-from nats.aio.client import Client as NatsClient
-from nats.aio.msg import Msg
 
 from peaceland.contract import REPORTS_PREFIX, REPORTS_STREAM, valid_drone_id
-from peaceland.stream import Consuming, OrderedConsumer, Start
+from peaceland.stream import Consuming, Msg, NatsClient, OrderedConsumer, Start
 from peaceland.web.drone_tracker import DronePosition, DroneTracker
 from peaceland.web.responses import json_error, json_response
 

@@ -27,8 +27,6 @@ from datetime import UTC, datetime
 from typing import Final
 
 from aiohttp import web
-from nats.aio.client import Client as NatsClient
-from nats.aio.msg import Msg
 
 from peaceland.delivery import (
     StoredAlert,
@@ -39,7 +37,7 @@ from peaceland.delivery import (
     stored_alert,
     stream_bounds,
 )
-from peaceland.stream import Consuming
+from peaceland.stream import Consuming, Msg, NatsClient
 from peaceland.web.responses import json_error
 
 log = logging.getLogger(__name__)
