@@ -34,6 +34,7 @@ from typing import Any
 from peaceland.alerting.rules import Rule, apply_rules, default_rules
 from peaceland.config import Settings
 from peaceland.contract import (
+    ALERTER_DURABLE,
     REPORTS_PREFIX,
     REPORTS_STREAM,
     Alert,
@@ -72,7 +73,7 @@ from peaceland.stream import (
 
 log = logging.getLogger(__name__)
 
-DURABLE = "alerter"
+DURABLE = ALERTER_DURABLE
 SOURCE = "alerter"
 
 

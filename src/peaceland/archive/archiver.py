@@ -18,7 +18,7 @@ from typing import Final
 from peaceland.archive.kinds import ARCHIVE_KINDS, KINDS, Kind
 from peaceland.archive.pipeline import Pipeline, PipelineOptions, PipelineStats
 from peaceland.config import Settings, resolve_endpoints
-from peaceland.contract import ConfigError
+from peaceland.contract import ARCHIVER_DURABLE, ConfigError
 from peaceland.runtime import component_client, counters_collector, expose_metrics
 from peaceland.storage import S3Store
 from peaceland.stream import (
@@ -32,7 +32,7 @@ from peaceland.stream import (
 
 log = logging.getLogger(__name__)
 
-DURABLE: Final = "archiver"
+DURABLE: Final = ARCHIVER_DURABLE
 
 
 class JetStreamDeadLetters:

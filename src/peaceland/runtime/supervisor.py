@@ -31,7 +31,7 @@ from rich.table import Table
 from peaceland.access import Role, TokenStore
 from peaceland.access import audit as audit_log
 from peaceland.config import Settings, resolve_endpoints
-from peaceland.contract import ALERTS_STREAM, REPORTS_STREAM
+from peaceland.contract import ALERTER_DURABLE, ALERTS_STREAM, ARCHIVER_DURABLE, REPORTS_STREAM
 from peaceland.runtime.component import Backoff, Component
 from peaceland.servers import free_port, services
 from peaceland.stream import (
@@ -54,8 +54,8 @@ COMPONENTS: tuple[tuple[str, ...], ...] = (("gateway",), ("alerter",), ("archive
 #: Components without an HTTP server of their own, given a port for /metrics.
 METRICS_COMPONENTS = frozenset({"alerter", "archiver", "webhooks"})
 WATCHED_CONSUMERS = (
-    ConsumerSpec(REPORTS_STREAM, "alerter"),
-    ConsumerSpec(REPORTS_STREAM, "archiver"),
+    ConsumerSpec(REPORTS_STREAM, ALERTER_DURABLE),
+    ConsumerSpec(REPORTS_STREAM, ARCHIVER_DURABLE),
     ConsumerSpec(ALERTS_STREAM, "incidents"),
 )
 
