@@ -140,8 +140,8 @@ def test_sql_on_an_empty_archive_is_an_empty_result(stack: Any) -> None:
         (["sql", "SELEC 1"], 'error: Parser Error: syntax error at or near "SELEC"'),
         (["sql", "SELECT * FROM nowhere"], "error: Catalog Error: Table with name nowhere"),
         (["stats", "nope"], "error: no statistic 'nope'; known: agitation_by_hour"),
-        (["stats", "active_drones", "--since", "soon"], "error: since 'soon' is not a time"),
-        (["sql", "SELECT 1", "--until", "12:00"], "error: until '12:00' is not a time"),
+        (["stats", "active_drones", "--since", "soon"], "error: since 'soon' is neither RFC 3339"),
+        (["sql", "SELECT 1", "--until", "12:00"], "error: until '12:00' is neither RFC 3339"),
         (
             ["stats", "active_drones", "--since", "1h", "--until", "2h"],
             "error: until (",
@@ -189,7 +189,7 @@ async def test_http_stats(stack: Any, known: Known) -> None:
             assert (await resp.json())["count"] == 3
         for path, status, message in [
             ("/api/v1/stats/nope", 404, "no statistic 'nope'"),
-            ("/api/v1/stats/active_drones?since=later", 400, "since 'later' is not a time"),
+            ("/api/v1/stats/active_drones?since=later", 400, "since 'later' is neither RFC 3339"),
             ("/api/v1/stats/active_drones?until=2026-13-01", 400, "until '2026-13-01'"),
             ("/api/v1/stats/active_drones?limit=3", 400, "unknown parameter 'limit'"),
         ]:
