@@ -13,14 +13,13 @@ from typing import Any
 import pytest
 
 from peaceland.archive import FlushPolicy, PipelineOptions
-from peaceland.archive.edges import MemoryDeadLetters
 from peaceland.archive.kinds import ARCHIVE_KINDS, Kind
 from peaceland.archive.layout import parse_object_key
 from peaceland.archive.parquet import decode_parquet
 from peaceland.archive.pipeline import Pipeline
 from peaceland.contract import ERROR_HEADER
-from peaceland.stream import ACK, MemoryStream
-from peaceland.testing import MemoryStore
+from peaceland.stream import ACK
+from peaceland.testing import MemoryDeadLetters, MemoryStore, MemoryStream
 
 T0 = datetime(2026, 11, 28, 9, 30, tzinfo=UTC)
 STREAMS = {"reports": "REPORTS", "alerts": "ALERTS", "deadletter": "DEADLETTER"}

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from peaceland.stream import ACK, PROGRESS, TERM, AckInfo, MemoryStream, parse_ack_subject
+from peaceland.stream import ACK, PROGRESS, TERM, AckInfo, parse_ack_subject
+from peaceland.testing import MemoryStream
 
 
 def test_both_reply_subject_formats_parse() -> None:

@@ -1,7 +1,7 @@
 """The pipeline's edges, as small interfaces: where messages come from and where dead letters
 go. JetStream implements them in production (``stream.PullConsumer``, the archiver's
-``JetStreamDeadLetters``); ``MemoryDeadLetters`` and the stream package's in-memory twins
-stand in for them in unit tests.
+``JetStreamDeadLetters``); the in-memory twins of ``peaceland.testing`` (``MemoryStream``,
+``MemoryDeadLetters``) stand in for them in unit tests.
 """
 
 from __future__ import annotations
@@ -39,17 +39,3 @@ class DeadLetterSink(Protocol):
     async def publish(self, messages: Sequence[OutMessage]) -> list[bool]:
         """Publish; per message, in order, whether the stream stored it."""
         ...
-
-
-class MemoryDeadLetters:
-    """The in-memory twin of the dead letter stream, for tests; ``failing`` refuses all."""
-
-    def __init__(self) -> None:
-        self.messages: list[OutMessage] = []
-        self.failing = False
-
-    async def publish(self, messages: Sequence[OutMessage]) -> list[bool]:
-        if self.failing:
-            return [False] * len(messages)
-        self.messages.extend(messages)
-        return [True] * len(messages)

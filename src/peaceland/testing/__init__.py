@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from peaceland.testing.fuzz import run_fuzz
 from peaceland.testing.machine import machine
-from peaceland.testing.memory import MemoryKeyValue, MemoryStore
+from peaceland.testing.memory import MemoryDeadLetters, MemoryKeyValue, MemoryStore
+from peaceland.testing.memory_stream import MemoryMessage, MemoryStream
 from peaceland.testing.processes import Component, component, component_env, components
 from peaceland.testing.stack import (
     BODY_LIMIT,
@@ -29,8 +30,11 @@ __all__ = [
     "BODY_LIMIT",
     "TEARDOWN_GRACE_S",
     "Component",
+    "MemoryDeadLetters",
     "MemoryKeyValue",
+    "MemoryMessage",
     "MemoryStore",
+    "MemoryStream",
     "Served",
     "Stack",
     "api_headers",

@@ -2,6 +2,8 @@
 
 MemoryStore      the ``ManagedStore`` of ``peaceland.storage``, with switchable outages
 MemoryKeyValue   the ``KeyValue`` of the incident store, with a hook before each write
+MemoryDeadLetters  the archive pipeline's ``DeadLetterSink``, refusing all when ``failing``
+(``MemoryStream``, a stream with one durable pull consumer, is in ``memory_stream``.)
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pathlib import Path
 from peaceland.contract import StoreError
 from peaceland.delivery import Conflict
 from peaceland.storage import StoredObject
+from peaceland.stream import OutMessage
 
 
 class MemoryStore:
@@ -120,3 +123,17 @@ class MemoryKeyValue:
 
     async def values(self, prefix: str) -> list[bytes]:
         return [value for key, (value, _) in sorted(self.data.items()) if key.startswith(prefix)]
+
+
+class MemoryDeadLetters:
+    """The in-memory twin of the dead letter stream, for tests; ``failing`` refuses all."""
+
+    def __init__(self) -> None:
+        self.messages: list[OutMessage] = []
+        self.failing = False
+
+    async def publish(self, messages: Sequence[OutMessage]) -> list[bool]:
+        if self.failing:
+            return [False] * len(messages)
+        self.messages.extend(messages)
+        return [True] * len(messages)

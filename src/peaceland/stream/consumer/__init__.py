@@ -8,13 +8,11 @@
   at the right sequence when lost.
 * ``request``: the pull request body and subject, the re-creation ``Backoff``.
 * ``ack``: verdicts (``ACK``, ``NAK``, ``PROGRESS``, ``TERM``) and ``parse_ack_subject``.
-* ``memory``: ``MemoryStream``, the in-memory twin of a stream with one durable, for tests.
 """
 
 from __future__ import annotations
 
 from peaceland.stream.consumer.ack import ACK, NAK, PROGRESS, TERM, AckInfo, parse_ack_subject
-from peaceland.stream.consumer.memory import MemoryMessage, MemoryStream
 from peaceland.stream.consumer.ordered import Consuming, OrderedConsumer, Start
 from peaceland.stream.consumer.pull import MessageStream, PullConsumer
 from peaceland.stream.consumer.spec import ConsumerSpec, Lag, consumer_lag, ensure_consumer
@@ -28,8 +26,6 @@ __all__ = [
     "ConsumerSpec",
     "Consuming",
     "Lag",
-    "MemoryMessage",
-    "MemoryStream",
     "MessageStream",
     "OrderedConsumer",
     "PullConsumer",

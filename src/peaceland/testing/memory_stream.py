@@ -10,7 +10,7 @@ import dataclasses
 import time
 from collections.abc import Callable, Sequence
 
-from peaceland.stream.consumer.ack import ACK, PROGRESS, parse_ack_subject
+from peaceland.stream import ACK, PROGRESS, parse_ack_subject
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
