@@ -34,7 +34,7 @@ from peaceland.stream.consumer import (
 )
 from peaceland.stream.kv import BucketSpec, open_bucket
 from peaceland.stream.policy import Action, Decision, RetryPolicy, apply, deadletter_id
-from peaceland.stream.probe import prepare_nats, probe_nats, wait_nats_login
+from peaceland.stream.probe import prepare_nats, probe_nats, run_async, wait_nats_login
 from peaceland.stream.publish import (
     BatchWindow,
     GroupPublisher,
@@ -124,6 +124,7 @@ __all__ = [
     "prepare_nats",
     "probe_nats",
     "redact",
+    "run_async",
     "stream_message_counts",
     "wait_nats_login",
 ]

@@ -8,7 +8,6 @@ started by ``services.up`` on free ports in a data directory, always torn down w
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import dataclasses
 import subprocess
@@ -22,7 +21,7 @@ from typing import TYPE_CHECKING
 from peaceland.access import Role, TokenStore
 from peaceland.config import Endpoints, ServicesState, Settings, load_settings, resolve_endpoints
 from peaceland.servers import services
-from peaceland.stream import NatsClient, connect
+from peaceland.stream import NatsClient, connect, run_async
 from peaceland.testing.processes import component_env
 
 if TYPE_CHECKING:
@@ -170,7 +169,8 @@ def running_stack(data_dir: Path, grace: float = TEARDOWN_GRACE_S) -> Iterator[S
     settings = stack_settings(data_dir)
     try:
         state = services.up(settings, prefer_default_ports=False)
-        tokens = asyncio.run(create_role_tokens(state.nats_url))
+        # Also from a running event loop (the benchmarks start stacks inside one).
+        tokens = run_async(lambda: create_role_tokens(state.nats_url))
         yield Stack(data_dir, settings, state, resolve_endpoints(settings), tokens)
     finally:
         services.down(settings, grace=grace)
