@@ -9,6 +9,7 @@ import socket
 import stat
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 import uuid
@@ -81,6 +82,11 @@ def s3_for(stack: Stack) -> Any:
 def sleeper() -> Iterator[subprocess.Popen[bytes]]:
     """A live process that is not one of our servers: its pid makes a convincing stale pid."""
     proc = subprocess.Popen(["sleep", "300"])
+    # Popen returns as soon as exec begins; the kernel publishes the new command line a moment
+    # later, and a busy machine can stretch that moment (an empty /proc/<pid>/cmdline).
+    deadline = time.monotonic() + 10.0
+    while not processes.cmdline(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.01)
     try:
         yield proc
     finally:
