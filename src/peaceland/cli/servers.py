@@ -4,14 +4,25 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
+
+if TYPE_CHECKING:
+    from peaceland.servers.services import UpReport
 
 from peaceland.cli.options import (
     DATA_DIR_OPTION,
     JSON_TABLE_OPTION,
     settings_from,
+)
+
+NODES_OPTION = click.option(
+    "--nodes",
+    type=click.IntRange(1, 9),
+    default=None,
+    help="1: a single node; 2-9: a cluster of N NATS nodes and a SeaweedFS cluster "
+    "[default: what the data dir holds, else 1].",
 )
 
 
@@ -26,6 +37,7 @@ def _port_option(name: str, default: int) -> Callable[[Callable[..., Any]], Call
 
 @click.command("up")
 @DATA_DIR_OPTION
+@NODES_OPTION
 @_port_option("nats", 4222)
 @_port_option("mqtt", 1883)
 @_port_option("s3", 8333)
@@ -43,6 +55,7 @@ def _port_option(name: str, default: int) -> Callable[[Callable[..., Any]], Call
 )
 def up_command(
     data_dir: Path | None,
+    nodes: int | None,
     nats_port: int | None,
     mqtt_port: int | None,
     s3_port: int | None,
@@ -55,21 +68,47 @@ def up_command(
     Idempotent: running servers are left alone, dead ones restart on their ports.
     With PEACELAND_NATS_URL / PEACELAND_S3_ENDPOINT set, that server is external:
     nothing is started for it, but the streams / the bucket are created on it.
-    Example:
+    With --nodes N (N >= 2): N NATS nodes (streams replicated on min(3, N)),
+    min(3, N) SeaweedFS masters, N volume servers (every object on two), a filer
+    and an S3 gateway; --nats-port, --mqtt-port, --s3-port name the first ones.
+    Examples:
       peaceland up --data-dir /var/lib/peaceland
+      peaceland up --nodes 3 --data-dir /var/lib/peaceland-cluster
     """
     from peaceland.config import Secret, services_path
     from peaceland.servers import services
-    from peaceland.stream import redact
 
     settings = settings_from(data_dir=data_dir)
     wanted = {"nats": nats_port, "mqtt": mqtt_port, "s3": s3_port}
     report = services.start_services(
         settings,
+        nodes=nodes,
         prefer_default_ports=not any_ports,
         ports={k: v for k, v in wanted.items() if v is not None},
         timeout=timeout,
     )
+    state = report.state
+    if len(state.nodes) > 2:  # a cluster
+        _echo_nodes(report)
+    else:
+        _echo_single(report)
+    if state.s3_access_key:
+        click.echo(
+            f"S3 access key {Secret(state.s3_access_key).masked()}  secret key "
+            f"{Secret(state.s3_secret_key).masked()}  "
+            f"(in {services_path(settings.data_dir)}, mode 0600)"
+        )
+    click.echo(
+        "NATS users: service and fleet (drones) passwords in "
+        f"{services_path(settings.data_dir)}; anonymous clients are refused"
+    )
+    click.echo(f"ready in {report.elapsed_s:.1f} s")
+
+
+def _echo_single(report: UpReport) -> None:
+    from peaceland.servers import services
+    from peaceland.stream import redact
+
     state = report.state
     lines = {
         services.NATS: (
@@ -84,17 +123,14 @@ def up_command(
             click.echo(f"{name:<5} {verdict:<16} {address}  pid {state.pids[name]}  ({extra})")
         else:
             click.echo(f"{name:<5} {'external':<16} {address}")
-    if state.s3_access_key:
-        click.echo(
-            f"S3 access key {Secret(state.s3_access_key).masked()}  secret key "
-            f"{Secret(state.s3_secret_key).masked()}  "
-            f"(in {services_path(settings.data_dir)}, mode 0600)"
-        )
-    click.echo(
-        "NATS users: service and fleet (drones) passwords in "
-        f"{services_path(settings.data_dir)}; anonymous clients are refused"
-    )
-    click.echo(f"ready in {report.elapsed_s:.1f} s")
+
+
+def _echo_nodes(report: UpReport) -> None:
+    state = report.state
+    for node in state.nodes:
+        verdict = "started" if node.name in report.started else "already running"
+        click.echo(f"{node.name:<14} {verdict:<16} {node.url}  pid {node.pid}")
+    click.echo(f"mqtt {state.mqtt_url}, monitor {state.nats_monitor_url}, bucket {state.s3_bucket}")
 
 
 @click.command("down")
@@ -152,7 +188,7 @@ def status_command(data_dir: Path | None, as_json: bool) -> None:
         click.echo(json.dumps([dataclasses.asdict(s) for s in statuses], indent=2))
         return
     colour = {"running": "green", "stopped": "yellow", "unhealthy": "red"}
-    table = Table("server", "health", "address", "pid", "details", box=None)
+    table = Table("server", "health", "address", "pid", "role", "details", box=None)
     for s in statuses:
         details = [f"{k} {v}" for k, v in s.endpoints.items()]
         if s.streams is not None:
@@ -166,6 +202,7 @@ def status_command(data_dir: Path | None, as_json: bool) -> None:
             f"[{colour[s.health]}]{s.health}[/]",
             escape(s.address or "-") + (" (external)" if s.external else ""),
             str(s.pid or "-"),
+            escape(s.role.replace("; ", "\n") or "-"),
             escape("\n".join(details)),
         )
     Console().print(table)
@@ -173,7 +210,8 @@ def status_command(data_dir: Path | None, as_json: bool) -> None:
 
 @click.command("run")
 @DATA_DIR_OPTION
-def run_command(data_dir: Path | None) -> None:
+@NODES_OPTION
+def run_command(data_dir: Path | None, nodes: int | None) -> None:
     """Start the servers and every component in the foreground; Ctrl-C stops all cleanly.
 
     \b
@@ -186,12 +224,13 @@ def run_command(data_dir: Path | None) -> None:
 
     settings = settings_from(data_dir=data_dir)
     setup_logging("WARNING", settings.log_format)
-    run_foreground(settings)
+    run_foreground(settings, nodes=nodes)
 
 
 @click.command("demo")
 @DATA_DIR_OPTION
-def demo_command(data_dir: Path | None) -> None:
+@NODES_OPTION
+def demo_command(data_dir: Path | None, nodes: int | None) -> None:
     """`run` plus a simulated fleet of 600 drones, about 2 % of reports alerting.
 
     \b
@@ -202,7 +241,7 @@ def demo_command(data_dir: Path | None) -> None:
 
     settings = settings_from(data_dir=data_dir)
     setup_logging("WARNING", settings.log_format)
-    run_foreground(settings, demo=True)
+    run_foreground(settings, demo=True, nodes=nodes)
 
 
 COMMANDS = (up_command, down_command, status_command, run_command, demo_command)

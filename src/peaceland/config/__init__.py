@@ -16,6 +16,7 @@ from peaceland.config.endpoints import (
 )
 from peaceland.config.secret import Secret
 from peaceland.config.services_state import (
+    NodeState,
     ServicesState,
     read_services_state,
     services_path,
@@ -46,6 +47,7 @@ __all__ = [
     "S3_CREDENTIALS_REQUIRED",
     "SETTING_FIELDS",
     "Endpoints",
+    "NodeState",
     "S3Endpoints",
     "S3Location",
     "Secret",

@@ -12,6 +12,18 @@ from peaceland.contract import ConfigError
 SERVICES_FILE = "services.json"
 
 
+class NodeState(msgspec.Struct, kw_only=True):
+    """One server process ``peaceland up`` started."""
+
+    name: str
+    #: ``nats``, ``weed-master``, ``weed-volume``, ``weed-filer``, ``weed-s3``; ``weed-server``
+    #: for the single node's all-in-one SeaweedFS.
+    kind: str
+    pid: int
+    #: Its client address (no credentials).
+    url: str
+
+
 class ServicesState(msgspec.Struct, kw_only=True):
     """The content of ``<data_dir>/services.json`` (mode 0600: it holds credentials)."""
 
@@ -26,6 +38,13 @@ class ServicesState(msgspec.Struct, kw_only=True):
     nats_monitor_url: str | None = None
     pids: dict[str, int] = msgspec.field(default_factory=dict)
     ports: dict[str, int] = msgspec.field(default_factory=dict)
+    #: One URL with the service's credentials per NATS node; ``nats_url`` joins them with
+    #: commas, which every client accepts.
+    nats_urls: list[str] = msgspec.field(default_factory=list)
+    #: The same for the fleet role.
+    drone_nats_urls: list[str] = msgspec.field(default_factory=list)
+    #: Every process started, in start order.
+    nodes: list[NodeState] = msgspec.field(default_factory=list)
 
 
 def services_path(data_dir: Path) -> Path:

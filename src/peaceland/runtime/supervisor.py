@@ -272,10 +272,11 @@ async def _console_token(settings: Settings) -> str:
         await nc.close()
 
 
-def run_foreground(settings: Settings, *, demo: bool = False) -> None:
-    """Start servers and components, supervise until Ctrl-C / SIGTERM, stop everything."""
+def run_foreground(settings: Settings, *, demo: bool = False, nodes: int | None = None) -> None:
+    """Start servers (``nodes``: a cluster's size, see ``services.start_services``) and
+    components, supervise until Ctrl-C / SIGTERM, stop everything."""
     console = Console()
-    report = services.start_services(settings)
+    report = services.start_services(settings, nodes=nodes)
     console.print(
         f"servers: started {', '.join(report.started) or 'none'}"
         f"{'; already running ' + ', '.join(report.reused) if report.reused else ''}"

@@ -126,27 +126,50 @@ def write_nats_config(
 def nats_config(
     layout: Layout, ports: Mapping[str, int], users: NatsUsers, tls: ServerTls | None = None
 ) -> str:
+    """The single node's configuration (``server_config`` on the ``nats`` ports)."""
+    return server_config(
+        server_name="peaceland",
+        store=layout.dir(NATS) / "store",
+        client=ports["nats"],
+        monitor=ports["nats_monitor"],
+        mqtt=ports["mqtt"],
+        users=users,
+        tls=tls,
+    )
+
+
+def server_config(
+    *,
+    server_name: str,
+    store: Path,
+    client: int,
+    monitor: int,
+    mqtt: int,
+    users: NatsUsers,
+    tls: ServerTls | None = None,
+    cluster: str = "",
+) -> str:
     """JetStream on file storage with fsync on every write, MQTT and monitoring on loopback,
     no anonymous access (every client is one of ``users``) and, with ``tls``, NATS and MQTT
-    clients only over TLS (the same certificate)."""
+    clients only over TLS (the same certificate). ``cluster``: the routes block of a node."""
     host = processes.LOOPBACK
     tls_block = mqtt_tls = ""
     if tls is not None:
         cert, key = json.dumps(str(tls.cert)), json.dumps(str(tls.key))
         tls_block = f"tls {{\n  cert_file: {cert}\n  key_file: {key}\n}}\n"
         mqtt_tls = f"  tls {{\n    cert_file: {cert}\n    key_file: {key}\n  }}\n"
-    store = json.dumps(str(layout.dir(NATS) / "store"))
     return (
         "# Written by `peaceland up`; rewritten at every start.\n"
-        'server_name: "peaceland"\n'
-        f'listen: "{host}:{ports["nats"]}"\n'
-        f'http: "{host}:{ports["nats_monitor"]}"\n'
-        f"jetstream {{\n  store_dir: {store}\n  sync_interval: always\n"
+        f"server_name: {json.dumps(server_name)}\n"
+        f'listen: "{host}:{client}"\n'
+        f'http: "{host}:{monitor}"\n'
+        f"jetstream {{\n  store_dir: {json.dumps(str(store))}\n  sync_interval: always\n"
         # Stream byte limits (stream.STREAMS) are ceilings that JetStream reserves up front;
         # allow them all, the disk stays the real limit.
         f"  max_file_store: {MAX_FILE_STORE}\n}}\n"
-        f'mqtt {{\n  listen: "{host}:{ports["mqtt"]}"\n{mqtt_tls}}}\n'
+        f'mqtt {{\n  listen: "{host}:{mqtt}"\n{mqtt_tls}}}\n'
         + tls_block
+        + cluster
         + authorization_block(users.server_users())
     )
 
@@ -250,7 +273,8 @@ def read_ports(layout: Layout) -> dict[str, int]:
     except ValueError:
         log.warning("ignoring corrupt %s", layout.ports_file)
         return {}
-    return {k: v for k, v in raw.items() if k in ALL_PORTS and isinstance(v, int)}
+    # Cluster nodes' ports are named ``<node>.<role>`` (servers.topology).
+    return {k: v for k, v in raw.items() if (k in ALL_PORTS or "." in k) and isinstance(v, int)}
 
 
 def write_ports(layout: Layout, ports: Mapping[str, int]) -> None:
@@ -273,6 +297,7 @@ def plan_ports(
     previous: Mapping[str, int],
     prefer_defaults: bool,
     reserved: set[int],
+    defaults: Mapping[str, int] = ALL_PORTS,
 ) -> dict[str, int]:
     """Explicit ports must be free; otherwise the previous port, the default, or any free one."""
     chosen: dict[str, int] = {}
@@ -283,7 +308,7 @@ def plan_ports(
                 raise ServiceError(f"port {port} requested for {name} is already in use")
         else:
             taken = reserved | set(chosen.values()) | set(explicit.values())
-            wanted = [previous.get(name), ALL_PORTS[name] if prefer_defaults else None]
+            wanted = [previous.get(name), defaults.get(name) if prefer_defaults else None]
             port = next(
                 (p for p in wanted if p and p not in taken and processes.port_is_free(p)),
                 None,

@@ -21,15 +21,9 @@ from collections.abc import Mapping
 
 import msgspec
 
-from peaceland.access import (
-    drone_inbox_prefix,
-    drone_user,
-    hash_password,
-    new_password,
-    with_credentials,
-)
 from peaceland.config import (
     S3_CREDENTIALS_REQUIRED,
+    NodeState,
     Secret,
     ServicesState,
     Settings,
@@ -40,14 +34,13 @@ from peaceland.contract import (
     ConfigError,
     NotRunningError,
     ServiceError,
-    report_subject,
-    valid_drone_id,
 )
-from peaceland.servers import embedded, processes
+from peaceland.servers import cluster, embedded, processes
+from peaceland.servers.drones import DroneCredentials, enroll_drone
 from peaceland.servers.layout import ALL_PORTS, KINDS, NATS, SERVICES, WEED, Layout
 from peaceland.servers.status import Health, ServiceStatus, status
 from peaceland.storage import prepare_s3
-from peaceland.stream import prepare_nats, wait_nats_login
+from peaceland.stream import prepare_nats
 
 __all__ = [
     "ALL_PORTS",
@@ -74,8 +67,6 @@ DEFAULT_START_TIMEOUT_S = 60.0
 # gRPC stop, so a clean weed shutdown takes about 16 s.
 DEFAULT_STOP_GRACE_S = 30.0
 LOCK_TIMEOUT_S = 120.0
-# How long nats-server may take to apply a reloaded configuration (a new drone user).
-RELOAD_TIMEOUT_S = 10.0
 # What `up` stops, after a failure, of the servers it had just started.
 ROLLBACK_GRACE_S = 5.0
 
@@ -91,6 +82,7 @@ class UpReport:
 def up(
     settings: Settings,
     *,
+    nodes: int | None = None,
     prefer_default_ports: bool = True,
     ports: Mapping[str, int] | None = None,
     timeout: float = DEFAULT_START_TIMEOUT_S,
@@ -102,19 +94,45 @@ def up(
     a requested port that is taken is an error. Raises ``ServiceError`` in one line.
     """
     return start_services(
-        settings, prefer_default_ports=prefer_default_ports, ports=ports, timeout=timeout
+        settings,
+        nodes=nodes,
+        prefer_default_ports=prefer_default_ports,
+        ports=ports,
+        timeout=timeout,
     ).state
 
 
 def start_services(
     settings: Settings,
     *,
+    nodes: int | None = None,
     prefer_default_ports: bool = True,
     ports: Mapping[str, int] | None = None,
     timeout: float = DEFAULT_START_TIMEOUT_S,
 ) -> UpReport:
-    """``up``, also saying what was started and what was already running."""
+    """``up``, also saying what was started and what was already running.
+
+    ``nodes``: 1 for the single node, 2 or more for a cluster (``servers.cluster``); ``None``
+    keeps what the data dir holds (a single node when it holds nothing yet)."""
     began = time.monotonic()
+    recorded = cluster.recorded_size(settings)
+    size = nodes if nodes is not None else (recorded or 1)
+    if size > 1:
+        done = cluster.start(
+            settings,
+            size,
+            ports=ports or {},
+            prefer_default_ports=prefer_default_ports,
+            timeout=timeout,
+            lock_timeout=LOCK_TIMEOUT_S,
+            rollback_grace=ROLLBACK_GRACE_S,
+        )
+        return UpReport(done.state, done.started, done.reused, time.monotonic() - began)
+    if recorded is not None:
+        raise ServiceError(
+            f"{settings.data_dir} holds a {recorded}-node cluster: run `peaceland up --nodes "
+            f"{recorded}`, or use another data dir for a single node"
+        )
     if settings.s3_endpoint and not (settings.s3_access_key and settings.s3_secret_key):
         raise ConfigError(S3_CREDENTIALS_REQUIRED)
     explicit = dict(ports or {})
@@ -203,9 +221,24 @@ def _state(
         users = embedded.nats_users(layout)
         nats_url = embedded.account_url(users.service, ports, tls=tls)
         drone_nats_url = embedded.account_url(users.fleet, ports, tls=tls)
+    # ``pids`` holds only the servers we run, never external ones.
+    started = []
+    if NATS in pids:
+        started.append(
+            NodeState(name=NATS, kind="nats", pid=pids[NATS], url=embedded.nats_url(ports, tls=tls))
+        )
+    if WEED in pids:
+        started.append(
+            NodeState(
+                name=WEED, kind="weed-server", pid=pids[WEED], url=embedded.s3_endpoint(ports)
+            )
+        )
     return ServicesState(
         nats_url=nats_url,
         drone_nats_url=drone_nats_url,
+        nats_urls=nats_url.split(","),
+        drone_nats_urls=drone_nats_url.split(","),
+        nodes=started,
         s3_endpoint=settings.s3_endpoint or embedded.s3_endpoint(ports),
         s3_bucket=settings.s3_bucket,
         s3_access_key=access,
@@ -262,85 +295,48 @@ def stop_services(settings: Settings, *, grace: float = DEFAULT_STOP_GRACE_S) ->
         state = embedded.read_state(layout)
         found = {name: embedded.find(layout, name, state) for name in SERVICES}
         pids = {name: pid for name, pid in found.items() if pid is not None}
-        targets = set(pids.values())
-        for pid in pids.values():
-            targets.update(processes.session_members(pid))
-        survivors = processes.stop_processes(targets, grace=grace)
+        cluster_nodes = cluster.nodes_of(layout)
+        pids.update(cluster.running(layout, cluster_nodes, state))
+        survivors: set[int] = set()
+        for tier in cluster.stop_tiers(pids):
+            targets = {pids[name] for name in tier}
+            for pid in list(targets):
+                targets.update(processes.session_members(pid))
+            survivors |= processes.stop_processes(targets, grace=grace)
         for pid in pids.values():
             survivors.update(processes.session_members(pid))
         if survivors:
             raise ServiceError(f"processes {sorted(survivors)} survived SIGKILL")
         services_path(layout.root).unlink(missing_ok=True)
-        embedded.remove_weed_sockets(embedded.read_ports(layout))
+        ports = embedded.read_ports(layout)
+        embedded.remove_weed_sockets(ports)
+        cluster.remove_sockets(cluster_nodes, ports)
     for name, pid in pids.items():
-        log.info("stopped %s pid %d", KINDS[name].binary, pid)
+        log.info("stopped %s pid %d", name, pid)
     return pids
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class DroneCredentials:
-    """What ``peaceland drone enroll`` hands to one drone (shown once, never stored)."""
-
-    drone_id: str
-    user: str
-    password: str
-    nats_url: str
-    inbox_prefix: str
-    subject: str
-    mqtt_url: str | None
-
-
-def enroll_drone(settings: Settings, drone_id: str) -> DroneCredentials:
-    """Give ``drone_id`` its own NATS user (a new password if it was enrolled before) and
-    reload the running server's configuration; only the password's hash is kept."""
-    if not valid_drone_id(drone_id):
-        raise ConfigError(f"invalid drone id {drone_id!r}: 1-64 of A-Z a-z 0-9 _ -")
-    if settings.nats_url:
-        raise ConfigError(
-            "NATS is external (PEACELAND_NATS_URL): add the drone's user to that server's "
-            "configuration; docs/security.md lists the permissions a drone needs"
-        )
-    layout = Layout.of(settings)
-    with processes.exclusive_lock(layout.root / ".lock", LOCK_TIMEOUT_S):
-        state = embedded.read_state(layout)
-        pid = embedded.find(layout, NATS, state)
-        if state is None or pid is None:
-            raise NotRunningError(f"NATS is not running in {layout.root}; run `peaceland up`")
-        users = embedded.nats_users(layout)
-        password = new_password()
-        drones = {**users.drones, drone_id: hash_password(password)}
-        users = dataclasses.replace(users, drones=drones)
-        embedded.write_nats_users(layout, users)
-        embedded.write_nats_config(layout, state.ports, users, embedded.ServerTls.of(settings))
-        processes.signal_all([pid], signal.SIGHUP)  # nats-server reloads its configuration
-    user = drone_user(drone_id)
-    address = embedded.nats_url(state.ports, tls=settings.nats_tls_cert is not None)
-    url = with_credentials(address, user, password)
-    wait_nats_login(url, deadline=time.monotonic() + RELOAD_TIMEOUT_S, tls_ca=settings.nats_tls_ca)
-    log.info("enrolled drone %s (NATS user %s)", drone_id, user)
-    return DroneCredentials(
-        drone_id=drone_id,
-        user=user,
-        password=password,
-        nats_url=url,
-        inbox_prefix=drone_inbox_prefix(drone_id),
-        subject=report_subject(drone_id),
-        mqtt_url=state.mqtt_url,
-    )
-
-
 def kill_service(settings: Settings, name: str, sig: signal.Signals = signal.SIGKILL) -> int:
-    """Send ``sig`` (default SIGKILL) to one embedded server and wait for it; returns its pid.
+    """Send ``sig`` (default SIGKILL) to one embedded server or cluster node and wait for it
+    to exit (SIGSTOP: to stop running); returns its pid.
 
     For fault tests: ``up`` afterwards restarts it on the same ports.
     """
-    if name not in KINDS:
-        raise ServiceError(f"unknown service {name!r}; known: {', '.join(SERVICES)}")
     layout = Layout.of(settings)
-    pid = embedded.find(layout, name, embedded.read_state(layout))
+    state = embedded.read_state(layout)
+    node = cluster.node_named(layout, name)
+    if node is not None:
+        pid = cluster.find(layout, node, state)
+    elif name in KINDS:
+        pid = embedded.find(layout, name, state)
+    else:
+        known = [n.name for n in cluster.nodes_of(layout)] or list(SERVICES)
+        raise ServiceError(f"unknown service {name!r}; known: {', '.join(known)}")
     if pid is None:
         raise NotRunningError(f"{name} is not running in {layout.root}")
     processes.signal_all([pid], sig)
+    if sig in (signal.SIGSTOP, signal.SIGCONT):
+        return pid
     if processes.wait_gone([pid], DEFAULT_STOP_GRACE_S):
         raise ServiceError(f"{name} (pid {pid}) did not exit after {sig.name}")
     return pid

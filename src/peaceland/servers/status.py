@@ -1,10 +1,16 @@
 """``peaceland status``: each embedded or external server's address, pid, health and, for NATS,
-the message counts of the streams."""
+the message counts of the streams.
+
+For a cluster: the NATS and S3 services as clients see them, then every node with its health
+and role (NATS meta leader, the streams it leads, the Raft leader master). Roles come from the
+nodes' own monitoring endpoints (``/jsz`` of each NATS node, ``/cluster/status`` of a master),
+so a dead node never hides the others.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Literal
 
 from peaceland.config import (
@@ -12,8 +18,9 @@ from peaceland.config import (
     ServicesState,
     Settings,
 )
-from peaceland.servers import embedded, processes
+from peaceland.servers import cluster, embedded, nodes, processes
 from peaceland.servers.layout import NATS, WEED, Layout
+from peaceland.servers.topology import Node
 from peaceland.storage import probe_s3
 from peaceland.stream import probe_nats, redact
 
@@ -32,12 +39,19 @@ class ServiceStatus:
     detail: str = ""
     endpoints: Mapping[str, str] = dataclasses.field(default_factory=dict)
     streams: Mapping[str, int | None] | None = None
+    #: A cluster node's kind (``servers.topology.NodeKind``); empty for a whole service.
+    kind: str = ""
+    #: A cluster node's role: NATS meta leader, the streams it leads, the Raft leader master.
+    role: str = ""
 
 
 def status(settings: Settings, *, timeout: float = 3.0) -> list[ServiceStatus]:
     """Each server: address, pid, health (running / stopped / unhealthy) and stream counts."""
     layout = Layout.of(settings)
     state = embedded.read_state(layout) if layout.root.is_dir() else None
+    cluster_nodes = cluster.nodes_of(layout)
+    if cluster_nodes:
+        return cluster_status(settings, layout, state, cluster_nodes, timeout)
     ports = {**embedded.read_ports(layout), **(state.ports if state else {})}
     return [
         _nats_status(settings, layout, state, ports, timeout),
@@ -112,3 +126,126 @@ def _s3_status(
         detail=error or "",
         endpoints=endpoints,
     )
+
+
+def cluster_status(
+    settings: Settings,
+    layout: Layout,
+    state: ServicesState | None,
+    cluster_nodes: Sequence[Node],
+    timeout: float,
+) -> list[ServiceStatus]:
+    ports = {**embedded.read_ports(layout), **(state.ports if state else {})}
+    pids = cluster.running(layout, cluster_nodes, state)
+    roles = node_roles(cluster_nodes, ports, pids)
+    rows = [_nats_service(settings, state, pids, timeout), _s3_service(state, pids, timeout)]
+    tls = settings.nats_tls_cert is not None
+    for node in cluster_nodes:
+        address = nodes.public_url(node, ports, tls=tls) if node.port_keys[0] in ports else None
+        pid = pids.get(node.name)
+        health: Health = "stopped"
+        if pid is not None:
+            health = "running" if nodes.node_healthy(node, ports) else "unhealthy"
+        rows.append(
+            ServiceStatus(
+                node.name, health, address, pid=pid, kind=node.kind, role=roles.get(node.name, "")
+            )
+        )
+    return rows
+
+
+def _nats_service(
+    settings: Settings, state: ServicesState | None, pids: Mapping[str, int], timeout: float
+) -> ServiceStatus:
+    up = any(name.startswith("nats-") for name in pids)
+    if state is None or not up:
+        return ServiceStatus(NATS, "stopped", redact(state.nats_url) if state else None)
+    probe = probe_nats(state.nats_url, timeout, tls_ca=settings.nats_tls_ca)
+    return ServiceStatus(
+        NATS,
+        "running" if probe.error is None else "unhealthy",
+        redact(state.nats_url),
+        detail=probe.error or "",
+        endpoints={"mqtt": state.mqtt_url or "", "monitor": state.nats_monitor_url or ""},
+        streams=probe.streams,
+    )
+
+
+def _s3_service(
+    state: ServicesState | None, pids: Mapping[str, int], timeout: float
+) -> ServiceStatus:
+    if state is None or not any(name.startswith("weed-s3") for name in pids):
+        return ServiceStatus(WEED, "stopped", state.s3_endpoint if state else None)
+    error = probe_s3(
+        state.s3_endpoint,
+        state.s3_access_key,
+        Secret(state.s3_secret_key),
+        state.s3_bucket,
+        timeout,
+    )
+    return ServiceStatus(
+        WEED,
+        "running" if error is None else "unhealthy",
+        state.s3_endpoint,
+        detail=error or "",
+        endpoints={"bucket": state.s3_bucket},
+    )
+
+
+def node_roles(
+    cluster_nodes: Sequence[Node], ports: Mapping[str, int], pids: Mapping[str, int]
+) -> dict[str, str]:
+    """``nats-2: "meta leader; leads REPORTS, AUDIT"``, ``weed-master-1: "raft leader"``."""
+    roles: dict[str, list[str]] = {}
+    live = [node for node in cluster_nodes if node.name in pids]
+    meta, streams = _nats_leaders([n for n in live if n.is_nats], ports)
+    if meta:
+        roles.setdefault(meta, []).append("meta leader")
+    led: dict[str, list[str]] = {}
+    for stream, leader in sorted(streams.items()):
+        led.setdefault(leader, []).append(stream)
+    for leader, names in led.items():
+        roles.setdefault(leader, []).append("leads " + ", ".join(names))
+    master = _raft_leader([n for n in live if n.kind == "weed-master"], ports)
+    for node in cluster_nodes:
+        if node.kind == "weed-master" and node.name in pids:
+            roles.setdefault(node.name, []).append(
+                "raft leader" if node.name == master else "follower"
+            )
+    return {name: "; ".join(parts) for name, parts in roles.items()}
+
+
+def _nats_leaders(
+    live: Sequence[Node], ports: Mapping[str, int]
+) -> tuple[str | None, dict[str, str]]:
+    """The meta leader and each stream's leader, as the first node that answers sees them."""
+    for node in live:
+        monitor = f"http://127.0.0.1:{ports[node.port_key('monitor')]}"
+        try:
+            status, body = nodes.http_json(f"{monitor}/jsz?streams=true")
+        except OSError:
+            continue
+        if status != 200 or not isinstance(body, dict):
+            continue
+        meta = body.get("meta_cluster") or {}
+        leaders = {
+            str(stream["name"]): str(stream["cluster"]["leader"])
+            for account in body.get("account_details") or []
+            for stream in account.get("stream_detail") or []
+            if (stream.get("cluster") or {}).get("leader")
+        }
+        return meta.get("leader") or None, leaders
+    return None, {}
+
+
+def _raft_leader(live: Sequence[Node], ports: Mapping[str, int]) -> str | None:
+    """The master that the masters call leader (``ip:http.grpc``), by name."""
+    for node in live:
+        try:
+            status, body = nodes.http_json(nodes.health_url(node, ports))
+        except OSError:
+            continue
+        if status == 200 and isinstance(body, dict) and body.get("Leader"):
+            leader = str(body["Leader"])
+            return next((n.name for n in live if nodes.weed_address(n, ports) == leader), leader)
+    return None

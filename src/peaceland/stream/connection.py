@@ -43,13 +43,18 @@ def redact(url: str) -> str:
 CLOSE_TIMEOUT_S = 2.0
 
 
+def _servers(url: str) -> list[str]:
+    """A comma-separated URL list as nats-py's server pool."""
+    return [u.strip() for u in url.split(",")]
+
+
 async def connect_once(url: str, *, tls_ca: Path | None = None, **options: Any) -> NatsClient:
     """``nats.connect`` (TLS from ``tls_ca`` for ``tls://`` URLs), closing the client when the
     connection fails: nats-py would leave its socket to the garbage collector."""
     client = NatsClient()
     options.setdefault("tls", client_tls(url, tls_ca))
     try:
-        await client.connect(url, **options)
+        await client.connect(_servers(url), **options)
     except BaseException:
         # Bounded: closing a half-open TLS transport can wait forever on the peer.
         with contextlib.suppress(Exception):
@@ -118,7 +123,7 @@ async def connect(
         log.info("nats: reconnected")
 
     nc = await nats.connect(
-        url,
+        _servers(url),
         name=name,
         connect_timeout=connect_timeout,
         allow_reconnect=True,

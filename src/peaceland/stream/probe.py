@@ -77,6 +77,7 @@ def prepare_nats(
     died: DeathCheck | None,
     context: Callable[[], str],
     tls_ca: Path | None = None,
+    replicas: int = 1,
 ) -> None:
     """Wait until JetStream answers at ``url``, then create or update the streams."""
 
@@ -85,7 +86,7 @@ def prepare_nats(
         try:
             js = nc.jetstream(timeout=max(wait_s, 5.0))
             await js.account_info()
-            await ensure_streams(js)
+            await ensure_streams(js, replicas)
         finally:
             await nc.close()
 
