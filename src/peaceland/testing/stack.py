@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import signal
 import subprocess
 import sys
 import tempfile
@@ -76,6 +77,10 @@ class Stack:
     def env(self, **extra: str) -> dict[str, str]:
         """Environment for a ``peaceland`` subprocess that uses this stack."""
         return component_env(self.data_dir, **extra)
+
+    def kill(self, server: str, sig: signal.Signals = signal.SIGKILL) -> int:
+        """Send ``sig`` to one server or cluster node (``nats-2``); its pid."""
+        return services.kill_service(self.settings, server, sig)
 
     def refreshed(self) -> Stack:
         """The same stack after an ``up`` (pids may have changed)."""
@@ -164,11 +169,14 @@ def stack_settings(data_dir: Path) -> Settings:
 
 
 @contextlib.contextmanager
-def running_stack(data_dir: Path, grace: float = TEARDOWN_GRACE_S) -> Iterator[Stack]:
-    """Servers for ``data_dir``, one token per role; stopped (``grace`` s) on the way out."""
+def running_stack(
+    data_dir: Path, grace: float = TEARDOWN_GRACE_S, *, nodes: int = 1
+) -> Iterator[Stack]:
+    """Servers for ``data_dir`` (``nodes`` ≥ 2: a cluster), one token per role; stopped
+    (``grace`` s) on the way out."""
     settings = stack_settings(data_dir)
     try:
-        state = services.up(settings, prefer_default_ports=False)
+        state = services.up(settings, nodes=nodes, prefer_default_ports=False)
         # Also from a running event loop (the benchmarks start stacks inside one).
         tokens = run_async(lambda: create_role_tokens(state.nats_url))
         yield Stack(data_dir, settings, state, resolve_endpoints(settings), tokens)
