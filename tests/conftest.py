@@ -2,6 +2,8 @@
 
 ``stack``        one nats-server + weed for the whole session (never kill its servers)
 ``fresh_stack``  a private pair for one test: kill, restart, break it at will
+``cluster``      a private 3-node cluster for one test (``up --nodes 3``): three NATS nodes,
+                 three SeaweedFS masters, three volume servers, a filer and an S3 gateway
 
 Both are ``peaceland.testing.Stack``s, always torn down with ``services.down``, also when the
 test or ``up`` fails. ``stack.serve_app(...)`` serves the full web app on a test server
@@ -30,6 +32,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 @pytest.fixture
 def fresh_stack(tmp_path: Path) -> Iterator[Stack]:
     with running_stack(tmp_path / "fresh") as running:
+        yield running
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[Stack]:
+    with running_stack(tmp_path / "cluster", nodes=3) as running:
         yield running
 
 
