@@ -91,7 +91,9 @@ def test_up_restarts_only_the_nodes_that_died(cluster: Stack) -> None:
 
 async def test_a_dead_node_in_the_url_list_is_skipped(cluster: Stack) -> None:
     cluster.kill("nats-1")  # the first URL of the list
-    nc = await connect(cluster.state.drone_nats_url, "test-dead-url", inbox_prefix="_INBOX")
+    fleet = cluster.state.drone_nats_url
+    assert fleet is not None
+    nc = await connect(fleet, "test-dead-url", inbox_prefix="_INBOX")
     try:
         ack = await nc.jetstream().publish(report_subject("d-1"), b"{}", timeout=10)
         assert ack.stream == "REPORTS"
