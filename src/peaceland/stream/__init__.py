@@ -14,7 +14,7 @@ from peaceland.stream.admin import (
     ensure_streams,
     stream_message_counts,
 )
-from peaceland.stream.connection import connect, connect_once, redact
+from peaceland.stream.connection import ServerList, connect, connect_once, redact, split_servers
 from peaceland.stream.consumer import (
     ACK,
     NAK,
@@ -106,6 +106,7 @@ __all__ = [
     "Publisher",
     "PullConsumer",
     "RetryPolicy",
+    "ServerList",
     "Start",
     "StreamSpec",
     "Subscription",
@@ -125,6 +126,7 @@ __all__ = [
     "probe_nats",
     "redact",
     "run_async",
+    "split_servers",
     "stream_message_counts",
     "wait_nats_login",
 ]

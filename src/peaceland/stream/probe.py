@@ -22,7 +22,7 @@ from nats.aio.client import Client as NatsClient
 
 from peaceland.contract import ServiceError, describe
 from peaceland.stream.admin import ensure_streams, stream_message_counts
-from peaceland.stream.connection import connect_once, redact
+from peaceland.stream.connection import connect_once, redact, split_servers
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,8 @@ async def _connect(url: str, wait_s: float, tls_ca: Path | None) -> NatsClient:
             reconnect_time_wait=0.1,
             error_cb=quiet,
         ),
-        wait_s + 1.0,
+        # Each server of a list may take its connect timeout before the next is tried.
+        wait_s * len(split_servers(url).urls) + 1.0,
     )
 
 
@@ -100,7 +101,9 @@ def prepare_nats(
             except _NATS_ERRORS as exc:
                 last = exc
             if time.monotonic() >= deadline:
-                raise ServiceError(f"NATS at {url} not ready in time: {describe(last)}{context()}")
+                raise ServiceError(
+                    f"NATS at {redact(url)} not ready in time: {describe(last)}{context()}"
+                )
             await asyncio.sleep(0.2)
 
     run_async(loop)
