@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Final
 
+from peaceland.servers.layout import MAX_FILE_STORE
 from peaceland.servers.processes import LOOPBACK, find_binary, free_port
 
 START_TIMEOUT_S: Final = 45.0
@@ -93,7 +94,8 @@ class NatsCluster:
             f'listen: "{LOOPBACK}:{node.port}"\n'
             f'http: "{LOOPBACK}:{node.monitor_port}"\n'
             f"jetstream {{\n  store_dir: {json.dumps(str(node.store))}\n"
-            "  sync_interval: always\n}\n"
+            # The streams' byte limits are reserved up front, as in `peaceland up`.
+            f"  sync_interval: always\n  max_file_store: {MAX_FILE_STORE}\n}}\n"
             f'cluster {{\n  name: "{self.name}"\n  listen: "{LOOPBACK}:{node.route_port}"\n'
             f"  routes: [{routes}]\n}}\n"
             "accounts {\n"
