@@ -31,19 +31,20 @@ from peaceland.access.roles import (
     valid_token_name,
 )
 from peaceland.contract import AccessError, UnknownToken, valid_drone_id
-from peaceland.stream import Bucket as KeyValue
 from peaceland.stream import (
-    BucketSpec,
+    TOKENS_BUCKET,
     JetStreamContext,
     KeyNotFoundError,
     NoKeysError,
     open_bucket,
 )
+from peaceland.stream import Bucket as KeyValue
 
 log = logging.getLogger(__name__)
 
-BUCKET: Final = "TOKENS"
-BUCKET_SPEC: Final = BucketSpec(BUCKET, "API tokens: SHA-256 of each token -> name and role")
+#: Defined in the stream's registry of buckets (``peaceland.stream.BUCKETS``).
+BUCKET_SPEC: Final = TOKENS_BUCKET
+BUCKET: Final = BUCKET_SPEC.name
 CACHE_S: Final = 5.0
 CACHE_ENTRIES: Final = 10_000
 SESSION_S: Final = 12 * 60 * 60  # one shift

@@ -40,28 +40,24 @@ from peaceland.delivery.incidents import (
     citizen_key,
     parse_incident_id,
 )
-from peaceland.stream import Bucket as NatsBucket
 from peaceland.stream import (
-    BucketSpec,
+    INCIDENTS_BUCKET,
     JetStreamContext,
     KeyDeletedError,
     KeyNotFoundError,
     KeyWrongLastSequenceError,
     open_bucket,
 )
+from peaceland.stream import Bucket as NatsBucket
 
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
-BUCKET: Final = "INCIDENTS"
+#: Defined in the stream's registry of buckets (``peaceland.stream.BUCKETS``).
+BUCKET_SPEC: Final = INCIDENTS_BUCKET
+BUCKET: Final = BUCKET_SPEC.name
 CITIZEN_PREFIX: Final = "citizen."
 ARCHIVE_PREFIX: Final = "incident."
-#: Incidents live as long as the alerts they group (``ALERTS`` keeps 30 days); the age of a
-#: key counts from its last change, so an incident still changing never expires.
-MAX_AGE_S: Final = 30 * 24 * 60 * 60.0
-BUCKET_SPEC: Final = BucketSpec(
-    BUCKET, "incidents: alerts grouped per citizen, and their lifecycle", ttl_s=MAX_AGE_S
-)
 MAX_ATTEMPTS: Final = 50
 #: Concurrent reads when looking up the status of many alerts.
 LOOKUPS_AT_ONCE: Final = 64
@@ -126,7 +122,7 @@ class NatsKeyValue:
         # A nats-py watcher is not used: it may signal "no more values" before delivering
         # values the server had already sent (its consumer_info races the deliveries).
         subjects = f"$KV.{BUCKET}.{prefix}>"
-        info = await self.js.stream_info(f"KV_{BUCKET}", subjects_filter=subjects)
+        info = await self.js.stream_info(BUCKET_SPEC.stream, subjects_filter=subjects)
         keys = [subject[len(f"$KV.{BUCKET}.") :] for subject in info.state.subjects or {}]
         out: list[bytes] = []
         for start in range(0, len(keys), LOOKUPS_AT_ONCE):

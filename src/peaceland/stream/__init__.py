@@ -14,7 +14,7 @@ from peaceland.stream.admin import (
     ensure_streams,
     stream_message_counts,
 )
-from peaceland.stream.connection import connect, connect_once, redact
+from peaceland.stream.connection import ServerList, connect, connect_once, redact, split_servers
 from peaceland.stream.consumer import (
     ACK,
     NAK,
@@ -32,7 +32,14 @@ from peaceland.stream.consumer import (
     ensure_consumer,
     parse_ack_subject,
 )
-from peaceland.stream.kv import BucketSpec, open_bucket
+from peaceland.stream.kv import (
+    BUCKETS,
+    INCIDENTS_BUCKET,
+    TOKENS_BUCKET,
+    BucketSpec,
+    create_missing_buckets,
+    open_bucket,
+)
 from peaceland.stream.policy import Action, Decision, RetryPolicy, apply, deadletter_id
 from peaceland.stream.probe import prepare_nats, probe_nats, run_async, wait_nats_login
 from peaceland.stream.publish import (
@@ -68,10 +75,13 @@ from peaceland.stream.types import (
 
 __all__ = [
     "ACK",
+    "BUCKETS",
+    "INCIDENTS_BUCKET",
     "NAK",
     "PROGRESS",
     "STREAMS",
     "TERM",
+    "TOKENS_BUCKET",
     "AckInfo",
     "AckPolicy",
     "Action",
@@ -106,6 +116,7 @@ __all__ = [
     "Publisher",
     "PullConsumer",
     "RetryPolicy",
+    "ServerList",
     "Start",
     "StreamSpec",
     "Subscription",
@@ -113,6 +124,7 @@ __all__ = [
     "connect",
     "connect_once",
     "consumer_lag",
+    "create_missing_buckets",
     "create_missing_streams",
     "deadletter_id",
     "deadletter_message",
@@ -125,6 +137,7 @@ __all__ = [
     "probe_nats",
     "redact",
     "run_async",
+    "split_servers",
     "stream_message_counts",
     "wait_nats_login",
 ]

@@ -1,8 +1,9 @@
 """Readiness and health of NATS: reach it the way clients do, and prepare it.
 
 NATS is ready when a client connects and JetStream answers an account-info request.
-``prepare_nats`` retries until a deadline, then creates the contract's streams;
-``probe_nats`` tries once, for ``peaceland status``.
+``prepare_nats`` retries until a deadline, then creates the contract's streams and the
+product's buckets, and waits until each of them answers (on a fresh cluster a stream's leader
+takes a moment to be elected); ``probe_nats`` tries once, for ``peaceland status``.
 """
 
 from __future__ import annotations
@@ -21,14 +22,20 @@ import nats.errors
 from nats.aio.client import Client as NatsClient
 
 from peaceland.contract import ServiceError, describe
-from peaceland.stream.admin import ensure_streams, stream_message_counts
-from peaceland.stream.connection import connect_once, redact
+from peaceland.stream.admin import STREAMS, ensure_streams, stream_message_counts
+from peaceland.stream.connection import connect_once, redact, split_servers
+from peaceland.stream.kv import BUCKETS, create_missing_buckets
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 #: Says why a server we started is gone (with its log), or None while it lives.
 DeathCheck = Callable[[], str | None]
+
+
+class NoLeader(nats.errors.Error):
+    """A replicated stream answers but has no leader yet."""
+
 
 # OSError covers refused connections and TimeoutError (asyncio.TimeoutError since 3.11).
 _NATS_ERRORS = (nats.errors.Error, OSError)
@@ -66,7 +73,8 @@ async def _connect(url: str, wait_s: float, tls_ca: Path | None) -> NatsClient:
             reconnect_time_wait=0.1,
             error_cb=quiet,
         ),
-        wait_s + 1.0,
+        # Each server of a list may take its connect timeout before the next is tried.
+        wait_s * len(split_servers(url).urls) + 1.0,
     )
 
 
@@ -79,7 +87,9 @@ def prepare_nats(
     tls_ca: Path | None = None,
     replicas: int = 1,
 ) -> None:
-    """Wait until JetStream answers at ``url``, then create or update the streams."""
+    """Wait until JetStream answers at ``url``, create or update the streams with
+    ``replicas``, create the missing buckets with ``replicas`` (existing ones are left as
+    they are), then wait until every one of them answers with a leader."""
 
     async def attempt(wait_s: float) -> None:
         nc = await _connect(url, wait_s, tls_ca)
@@ -87,6 +97,11 @@ def prepare_nats(
             js = nc.jetstream(timeout=max(wait_s, 5.0))
             await js.account_info()
             await ensure_streams(js, replicas)
+            await create_missing_buckets(js, replicas)
+            for name in [s.name for s in STREAMS] + [b.stream for b in BUCKETS]:
+                info = await js.stream_info(name)
+                if info.cluster is not None and not info.cluster.leader:
+                    raise NoLeader(f"stream {name} has no leader yet")
         finally:
             await nc.close()
 
@@ -101,7 +116,9 @@ def prepare_nats(
             except _NATS_ERRORS as exc:
                 last = exc
             if time.monotonic() >= deadline:
-                raise ServiceError(f"NATS at {url} not ready in time: {describe(last)}{context()}")
+                raise ServiceError(
+                    f"NATS at {redact(url)} not ready in time: {describe(last)}{context()}"
+                )
             await asyncio.sleep(0.2)
 
     run_async(loop)

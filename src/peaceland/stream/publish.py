@@ -21,6 +21,12 @@
 Every result is, per message and in input order, its ``PubAck`` (stored and synced) or the
 exception (the message may or may not be stored; publishing it again is safe when it carries a
 ``Nats-Msg-Id``).
+
+Through a leader election of a replicated stream, single publishes and atomic batches are sent
+again until ``timeout`` when that cannot store a message twice (``peaceland.stream.retry``):
+with a ``Nats-Msg-Id`` after each ack not received within ``attempt_s`` (a request lost with
+the killed leader goes to the next one), always after "no responders" or ``503``. ``send`` is
+not retried: its callers do not wait, they settle what failed.
 """
 
 from __future__ import annotations
@@ -28,8 +34,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from collections.abc import Coroutine, Iterable, Mapping, Sequence
-from typing import Any, Final
+from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
+from typing import Any, Final, TypeVar
 
 import msgspec
 from nats.aio.client import Client as NatsClient
@@ -39,8 +45,10 @@ from nats.js import api as js_api
 from nats.js.errors import APIError
 
 from peaceland.contract import ERROR_HEADER, MSG_ID_HEADER, deadletter_subject
+from peaceland.stream.retry import until_stored
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 #: Set on every message of an atomic batch; such a message seen on a core subscription may
 #: still be rolled back, so only its stored copy counts.
@@ -109,17 +117,34 @@ def _as_exception(error: BaseException) -> Exception:
 
 
 class Publisher:
-    """Publishes to JetStream over ``nc``; ``timeout`` bounds the wait for each ack."""
+    """Publishes to JetStream over ``nc``; ``timeout`` bounds the wait for each ack, retries
+    included; ``attempt_s`` (default: a third of ``timeout``, at least 2 s) bounds one attempt
+    of a message with a ``Nats-Msg-Id``."""
 
-    def __init__(self, nc: NatsClient, *, timeout: float = 10.0) -> None:
+    def __init__(
+        self, nc: NatsClient, *, timeout: float = 10.0, attempt_s: float | None = None
+    ) -> None:
         self.nc = nc
         self.js = nc.jetstream()
         self.timeout = timeout
+        self.attempt_s = attempt_s if attempt_s is not None else max(2.0, timeout / 3)
 
     async def publish(self, message: OutMessage) -> js_api.PubAck:
         """One message; raises when it is not acknowledged in time."""
-        return await self.js.publish(
-            message.subject, message.payload, timeout=self.timeout, headers=message.all_headers()
+        headers = message.all_headers()
+
+        def attempt(wait_s: float) -> Coroutine[Any, Any, js_api.PubAck]:
+            return self.js.publish(
+                message.subject, message.payload, timeout=wait_s, headers=headers
+            )
+
+        return await self._until_stored(attempt, deduplicated=message.msg_id is not None)
+
+    def _until_stored(
+        self, attempt: Callable[[float], Coroutine[Any, Any, T]], *, deduplicated: bool
+    ) -> Coroutine[Any, Any, T]:
+        return until_stored(
+            attempt, timeout=self.timeout, attempt_s=self.attempt_s, deduplicated=deduplicated
         )
 
     async def publish_all(self, messages: Iterable[OutMessage]) -> list[PublishResult]:
@@ -189,8 +214,14 @@ class Publisher:
     async def _publish_chunk(self, chunk: Sequence[OutMessage]) -> list[PublishResult]:
         if len(chunk) == 1:
             return await self.publish_all(chunk)
+        # A new batch id for each attempt: a committed batch sent again is refused as a
+        # duplicate (below) when all its messages carry ids.
+        deduplicated = all(m.msg_id is not None for m in chunk)
         try:
-            return list(await self._publish_atomic(chunk))
+            acks = await self._until_stored(
+                lambda wait_s: self._publish_atomic(chunk, wait_s), deduplicated=deduplicated
+            )
+            return list(acks)
         except BatchRefused as exc:
             if exc.err_code != ERR_BATCH_DUPLICATE_MSG_ID:
                 return [exc] * len(chunk)
@@ -199,7 +230,9 @@ class Publisher:
         except Exception as exc:  # timeout, disconnection: nothing of this batch is known stored
             return [exc] * len(chunk)
 
-    async def _publish_atomic(self, messages: Sequence[OutMessage]) -> list[js_api.PubAck]:
+    async def _publish_atomic(
+        self, messages: Sequence[OutMessage], timeout: float
+    ) -> list[js_api.PubAck]:
         nc = self.nc
         batch_id = nc.new_inbox().rsplit(".", 1)[-1]  # a NUID: unique, header-safe
         last = len(messages) - 1
@@ -211,9 +244,7 @@ class Publisher:
                 await nc.publish(msg.subject, msg.payload, headers=headers)
             else:
                 headers[js_api.Header.BATCH_COMMIT] = "1"
-                reply = await nc.request(
-                    msg.subject, msg.payload, timeout=self.timeout, headers=headers
-                )
+                reply = await nc.request(msg.subject, msg.payload, timeout=timeout, headers=headers)
         ack = _ack_decoder.decode(reply.data)
         if ack.error is not None:
             raise BatchRefused(

@@ -7,6 +7,7 @@
 * ``ordered``: ``OrderedConsumer``, an ephemeral in-order reader from a ``Start`` that resumes
   at the right sequence when lost.
 * ``request``: the pull request body and subject, the re-creation ``Backoff``.
+* ``stall``: ``StallWatch``, which notices messages pending and none delivered.
 * ``ack``: verdicts (``ACK``, ``NAK``, ``PROGRESS``, ``TERM``) and ``parse_ack_subject``.
 """
 

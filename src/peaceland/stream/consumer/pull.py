@@ -23,7 +23,9 @@ ends only the request it answers, and returns its unused credit in ``Nats-Pendin
 one unit per message delivered). ``503`` or ``409 Consumer Deleted``: the consumer is created
 again, at most every 0.1 s doubling to 2 s until it answers (a consumer another process has just
 created can answer 503 for a moment; a missing stream must not flood the server). After a
-reconnect the open requests are forgotten and the consumer checked. Messages in hand are
+reconnect the open requests are forgotten and the consumer checked, and so it is when nothing
+was delivered for a while though the server holds messages for it (``stall``). Server errors
+while a leader is elected wait the same backoff, never spin. Messages in hand are
 bounded (about ``4 * batch``), and ``close`` naks those never handed over, so another consumer
 gets them at once instead of after ``ack_wait``.
 """
@@ -46,6 +48,7 @@ from nats.errors import Error as NatsError
 from peaceland.stream.consumer.ack import ACK, NAK
 from peaceland.stream.consumer.request import Backoff, next_subject, pull_request
 from peaceland.stream.consumer.spec import ConsumerSpec, Lag, consumer_lag, ensure_consumer
+from peaceland.stream.consumer.stall import StallWatch
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +85,7 @@ class PullEngine:
         self._ready = False  # the consumer is believed to exist
         self._backoff = Backoff(clock=clock)
         self._last_heard = clock()
+        self._stall = StallWatch(clock)
         self._reconnects = nc.stats["reconnects"]
         self._on_data: Callable[[], Awaitable[None]] | None = None
 
@@ -159,6 +163,7 @@ class PullEngine:
             if not self._accept(msg):
                 return
             self._backoff.reset()
+            self._stall.delivered()
             self._buffer.append(msg)
             self._wake.set()
             if self._on_data is not None:
@@ -183,6 +188,10 @@ class PullEngine:
             self._backoff.reset()  # the consumer answers: all is well
             log.debug("pull request on %s ended: %s %s", self.name, status, description)
         self._wake.set()
+
+    async def _check_stall(self) -> None:
+        if self._ready and (why := await self._stall.check(self.nc, self.stream, self.name)):
+            self._lost(why)
 
     def _take(self, limit: int) -> list[Msg]:
         take = min(limit, len(self._buffer))
@@ -216,6 +225,8 @@ class PullEngine:
                     self._lost("no answer to a pull request")
                 break
             await self._wait(left)
+        if not self._buffer:
+            await self._check_stall()
         return self._take(want)
 
     def messages(
@@ -321,6 +332,7 @@ class MessageStream:
         msgs = engine._take(self.batch)
         if not msgs:
             self._check_alive()
+            await engine._check_stall()
         await self._top_up()
         return msgs
 
@@ -341,6 +353,7 @@ class MessageStream:
                 await self.engine._wait(min(left, self.heartbeat_s))
                 if not self.engine._buffer:
                     self._check_alive()
+                    await self.engine._check_stall()
         msg = self.engine._buffer.popleft()
         await self._top_up()
         return msg

@@ -1,15 +1,18 @@
-"""Pull requests: where they go, what they say, and how often a lost consumer is re-created."""
+"""Pull requests: where they go, what they say, and how often a lost consumer is re-created
+(``Backoff``, shared with publishing: ``peaceland.stream.retry``)."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from typing import Final
 
 import msgspec
 
+from peaceland.stream.retry import BACKOFF_S, Backoff
+
+__all__ = ["ENSURE_BACKOFF_S", "JS_API_PREFIX", "Backoff", "next_subject", "pull_request"]
+
 #: Seconds between attempts to (re)create the consumer: the first wait, doubling to the last.
-ENSURE_BACKOFF_S: Final = (0.1, 2.0)
+ENSURE_BACKOFF_S: Final = BACKOFF_S
 JS_API_PREFIX: Final = "$JS.API"
 
 _encode = msgspec.json.Encoder().encode
@@ -30,34 +33,3 @@ def pull_request(
     if heartbeat_s:
         request["idle_heartbeat"] = int(heartbeat_s * 1e9)
     return _encode(request)
-
-
-class Backoff:
-    """Waits between attempts: ``first`` doubling to ``last``, back to ``first`` on success."""
-
-    def __init__(
-        self,
-        first: float = ENSURE_BACKOFF_S[0],
-        last: float = ENSURE_BACKOFF_S[1],
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.first, self.last, self.clock = first, last, clock
-        self._wait = first
-        self._next = 0.0
-
-    def ready(self) -> bool:
-        """Whether an attempt is allowed now; if so, the next one is pushed back."""
-        now = self.clock()
-        if now < self._next:
-            return False
-        self._next = now + self._wait
-        self._wait = min(self._wait * 2, self.last)
-        return True
-
-    def remaining(self) -> float:
-        """Seconds until the next attempt is allowed."""
-        return max(0.0, self._next - self.clock())
-
-    def reset(self) -> None:
-        self._wait = self.first
-        self._next = 0.0
