@@ -37,6 +37,7 @@ from peaceland.analytics import catalog
 from peaceland.contract import (
     ALERTS_PREFIX,
     ALERTS_STREAM,
+    DEFAULT_INBOX_PREFIX,
     MSG_ID_HEADER,
     REPORTS_STREAM,
     report_subject,
@@ -153,6 +154,8 @@ class Fleet:
         self.drones = [f"{prefix}-{i:03d}" for i in range(drones)]
         self.rate = rate
         self.ledger = Ledger()
+        #: When each report was first published (monotonic), for end-to-end latencies.
+        self.sent_at: dict[str, float] = {}
         self._next = 0
         self._retry: list[tuple[str, str, bytes, list[str]]] = []
 
@@ -162,6 +165,7 @@ class Fleet:
             n, self._next = self._next, self._next + 1
             drone = self.drones[n % len(self.drones)]
             report_id, payload, alerts = make_report(drone, n // len(self.drones))
+            self.sent_at[report_id] = time.monotonic()
             out.append((drone, report_id, payload, alerts))
         return out
 
@@ -202,19 +206,9 @@ class Fleet:
 
 
 async def connect_forever(url: str, name: str) -> NatsClient:
-    """A client that reconnects for ever (as components do), with nats-py's own inbox."""
-
-    async def quiet(exc: Exception) -> None:
-        return None
-
-    return await nats.connect(
-        url,
-        name=name,
-        allow_reconnect=True,
-        max_reconnect_attempts=-1,
-        reconnect_time_wait=0.25,
-        error_cb=quiet,
-    )
+    """A client that reconnects for ever (as components do), with nats-py's own inbox; ``url``
+    may list every node of a cluster."""
+    return await connect(url, name, inbox_prefix=DEFAULT_INBOX_PREFIX)
 
 
 class HttpFleet:

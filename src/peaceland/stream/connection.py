@@ -106,6 +106,10 @@ def redact(url: str) -> str:
 
 
 CLOSE_TIMEOUT_S = 2.0
+#: A server that answers no ping for PING_INTERVAL_S x MAX_OUTSTANDING_PINGS is left for
+#: another node of the list: a hung peer is detected in about 6 s.
+PING_INTERVAL_S = 3
+MAX_OUTSTANDING_PINGS = 2
 
 
 async def connect_once(url: str, *, tls_ca: Path | None = None, **options: Any) -> NatsClient:
@@ -194,6 +198,10 @@ async def connect(
         allow_reconnect=True,
         max_reconnect_attempts=-1,
         reconnect_time_wait=0.5,
+        # A hung server (SIGSTOP, a frozen VM) keeps its TCP connection open: without pings
+        # answered the client only notices after nats-py's default 2 x 120 s.
+        ping_interval=PING_INTERVAL_S,
+        max_outstanding_pings=MAX_OUTSTANDING_PINGS,
         error_cb=on_error,
         disconnected_cb=on_disconnect,
         reconnected_cb=on_reconnect,
