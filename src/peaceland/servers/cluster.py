@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import shlex
 import signal
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -213,6 +214,8 @@ def _spawn(
     log_path = layout.log(node.name)
     with log_path.open("a") as fh:
         fh.write(f"\n===== peaceland up {time.strftime('%Y-%m-%dT%H:%M:%S%z')} =====\n")
+        # The command line, so that the same node can be run by hand on another machine.
+        fh.write(shlex.join(argv) + "\n")
     pid = processes.spawn(argv, cwd=nodes.node_dir(layout, node), log_path=log_path)
     mine = {role: ports[node.port_key(role)] for role in node.roles}
     log.info("started %s pid %d (%s)", node.name, pid, processes.describe_ports(mine))
