@@ -1,0 +1,78 @@
+"""Consumers scaled out on a cluster, against one node: 1, 2 and 4 alerters, then archivers,
+sharing one durable over a preloaded REPORTS backlog (``peaceland.testing.scale_out``).
+
+    .venv/bin/python -m benchmarks.cluster [--reports 50000] [--processes 1,2,4] [--nodes 1,3]
+
+For each size (a private stack started by ``up --nodes N``) and each configuration: the rate
+from the first delivery until the durable has acknowledged everything (archivers: and written
+it), the CPU per report of the consumers and of the servers over that window, and each
+process's share. On a 2-core machine more processes cannot add throughput: the figures that
+carry over to bigger machines are the CPU costs per report and the ratios to one node.
+Results: ``benchmarks/results/cluster.json``; a markdown table is printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from benchmarks.common import write_results
+from peaceland.testing import machine, running_stack
+from peaceland.testing.scale_out import ScaleRun, preload, scale_out
+
+
+async def one_size(nodes: int, reports: int, counts: list[int]) -> dict[str, Any]:
+    with (
+        tempfile.TemporaryDirectory(prefix="peaceland-cluster-bench-") as tmp,
+        running_stack(Path(tmp) / "data", 5.0, nodes=nodes) as stack,
+    ):
+        rate = await preload(stack, reports)
+        runs = await scale_out(stack, reports, counts, ("alerter", "archiver"))
+    return {"nodes": nodes, "preload_reports_per_s": round(rate), "runs": runs}
+
+
+def table(sizes: list[dict[str, Any]]) -> str:
+    base = {(r.role, r.processes): r for s in sizes if s["nodes"] == 1 for r in s["runs"]}
+    lines = [
+        "| nodes | component, processes | reports/s | vs 1 node | CPU µs/report "
+        "(consumers) | nats-server µs/report | weed µs/report | shares |",
+        "|---:|---|---:|---:|---:|---:|---:|---|",
+    ]
+    for size in sizes:
+        run: ScaleRun
+        for run in size["runs"]:
+            one = base.get((run.role, run.processes))
+            ratio = f"{run.reports_per_s / one.reports_per_s:.2f}" if one else "—"
+            lines.append(
+                f"| {size['nodes']} | {run.role} {run.processes} | {run.reports_per_s:,.0f} "
+                f"| {ratio} | {run.cpu_us_per_report:.0f} | {run.nats_cpu_us_per_report:.0f} "
+                f"| {run.weed_cpu_us_per_report:.0f} | {' / '.join(map(str, run.shares))} |"
+            )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--reports", type=int, default=50_000)
+    parser.add_argument("--processes", default="1,2,4")
+    parser.add_argument("--nodes", default="1,3")
+    args = parser.parse_args()
+    counts = [int(n) for n in args.processes.split(",")]
+    info = machine()
+    sizes = [
+        asyncio.run(one_size(int(nodes), args.reports, counts)) for nodes in args.nodes.split(",")
+    ]
+    encoded = [
+        {**size, "runs": [dataclasses.asdict(run) for run in size["runs"]]} for size in sizes
+    ]
+    path = write_results("cluster", info, {"reports": args.reports, "sizes": encoded})
+    print(table(sizes))
+    print(f"results: {path}")
+
+
+if __name__ == "__main__":
+    main()
