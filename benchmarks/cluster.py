@@ -21,7 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import write_results
-from peaceland.testing import machine, running_stack
+from peaceland.contract import REPORTS_STREAM
+from peaceland.stream import connect
+from peaceland.testing import Stack, machine, running_stack
 from peaceland.testing.scale_out import ScaleRun, preload, scale_out
 
 
@@ -31,8 +33,39 @@ async def one_size(nodes: int, reports: int, counts: list[int]) -> dict[str, Any
         running_stack(Path(tmp) / "data", 5.0, nodes=nodes) as stack,
     ):
         rate = await preload(stack, reports)
+        stream = await stream_bytes(stack)
         runs = await scale_out(stack, reports, counts, ("alerter", "archiver"))
-    return {"nodes": nodes, "preload_reports_per_s": round(rate), "runs": runs}
+        disk = disk_bytes(stack.data_dir)
+    archived = reports * sum(1 for r in runs if r.role == "archiver")
+    return {
+        "nodes": nodes,
+        "preload_reports_per_s": round(rate),
+        "stream_bytes_per_report": round(stream / reports, 1),
+        # Every replica's store, over the reports in REPORTS.
+        "nats_disk_bytes_per_report": round(disk["nats"] / reports, 1),
+        # Every copy on every volume server, over the rows the archivers wrote.
+        "weed_disk_bytes_per_archived_report": round(disk["weed"] / archived, 1),
+        "runs": runs,
+    }
+
+
+async def stream_bytes(stack: Stack) -> int:
+    nc = await connect(stack.endpoints.nats_url, "bench-bytes")
+    try:
+        info = await nc.jetstream().stream_info(REPORTS_STREAM)
+        return int(info.state.bytes)
+    finally:
+        await nc.close()
+
+
+def disk_bytes(data_dir: Path) -> dict[str, int]:
+    """Bytes under the NATS stores and the SeaweedFS volume directories."""
+    sizes = {"nats": 0, "weed": 0}
+    for folder in data_dir.iterdir():
+        kind = "nats" if folder.name.startswith("nats") else "weed"
+        if folder.name.startswith(("nats", "weed-volume")) or folder.name == "weed":
+            sizes[kind] += sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+    return sizes
 
 
 def table(sizes: list[dict[str, Any]]) -> str:
