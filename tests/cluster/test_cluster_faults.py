@@ -21,23 +21,29 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from fault_kit import (
     ARCHIVER_ARGS,
     Fleet,
+    HttpFleet,
     Ledger,
     check_everything,
     drone_url,
     eventually,
+    gateway_component,
+    http_headers,
     monitor,
     record,
     settle_everything,
+    wait_http_ready,
 )
 
 from peaceland.contract import ALERTS_PREFIX, REPORTS_STREAM
 from peaceland.servers import services
 from peaceland.stream import NatsClient
 from peaceland.testing import Component, Stack, components
+from peaceland.web.sse_client import sse_events
 
 pytestmark = pytest.mark.slow
 
@@ -248,3 +254,80 @@ async def test_sigkill_of_the_raft_leader_master(cluster: Stack, tmp_path: Path)
 @NATS_PY_ABANDONED_SOCKET[1]
 async def test_rolling_restart_of_every_nats_node(cluster: Stack, tmp_path: Path) -> None:
     await run_case(cluster, tmp_path, "cluster-rolling-restart", rolling_restart)
+
+
+class SseWatcher:
+    """An officer's live stream of alerts from the gateway, reconnecting with its
+    ``Last-Event-ID`` if the stream ever ends (as a browser's EventSource does)."""
+
+    def __init__(self, base_url: str, headers: dict[str, str]) -> None:
+        self.url = base_url + "/api/v1/alerts/stream"
+        self.headers = headers
+        self.alert_ids: set[str] = set()
+        self.reopened = 0
+        self.opened = asyncio.Event()
+
+    async def run(self) -> None:
+        last: str | None = None
+        async with aiohttp.ClientSession(headers=self.headers) as http:
+            while True:
+                try:
+                    async for event in sse_events(
+                        http, self.url, last_event_id=last, opened=self.opened
+                    ):
+                        last = event.id or last
+                        self.alert_ids.add(json.loads(event.data)["alert_id"])
+                except (aiohttp.ClientError, TimeoutError):
+                    pass
+                self.reopened += 1
+                await asyncio.sleep(0.2)
+
+
+async def test_http_ingest_and_sse_ride_over_the_reports_leader(
+    cluster: Stack, tmp_path: Path
+) -> None:
+    """Drones post to the gateway (202 only once the replicated stream stored the report) and
+    an officer watches the SSE stream while the REPORTS leader is killed and brought back."""
+    alerter = Component(cluster, ("alerter",), tmp_path / "alerter.log")
+    archiver = Component(cluster, ARCHIVER_ARGS, tmp_path / "archiver.log")
+    gateway, base_url = gateway_component(cluster, tmp_path)
+    stop = asyncio.Event()
+    async with components(alerter, archiver, gateway), monitor(cluster) as nc:
+        await wait_http_ready(base_url, STEP_TIMEOUT_S)
+        watcher = SseWatcher(base_url, http_headers(cluster, "viewer"))
+        watching = asyncio.create_task(watcher.run())
+        await asyncio.wait_for(watcher.opened.wait(), STEP_TIMEOUT_S)
+        fleet = HttpFleet(base_url, http_headers(cluster, "drone"), rate=RATE)
+        load = asyncio.create_task(fleet.run(stop))
+        try:
+            await asyncio.sleep(STEADY_S)
+            measured = await sigkill_reports_leader(cluster, nc)
+            await asyncio.sleep(STEADY_S)
+        finally:
+            stop.set()
+            ledger: Ledger = await asyncio.wait_for(load, STEP_TIMEOUT_S)
+        settle_s = await settle_everything(cluster, nc, ledger, ["alerter", "archiver"], 180)
+        verdict = await check_everything(cluster, nc, ledger)
+
+        async def streamed() -> bool:
+            return set(ledger.alerts) <= watcher.alert_ids
+
+        sse_s = await eventually(streamed, STEP_TIMEOUT_S, "every alert on the SSE stream")
+        watching.cancel()
+        for component in (alerter, archiver, gateway):
+            assert component.pid is not None, f"{component.name} died:\n{component.output()}"
+    record(
+        "cluster-http-sse-reports-leader",
+        {
+            **verdict.as_dict(),
+            "nodes": 3,
+            "rate_per_s": RATE,
+            "http_answers": fleet.answers,
+            "sse_reopened": watcher.reopened,
+            "sse_complete_after_settle_s": round(sse_s, 2),
+            "settle_after_load_s": round(settle_s, 2),
+            **measured,
+        },
+    )
+    assert verdict.losses == verdict.duplicates == 0
+    assert watcher.reopened == 0, "the SSE stream ended during the failover"
