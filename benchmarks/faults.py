@@ -41,6 +41,7 @@ CLUSTER_ORDER = (
     "cluster-sigkill-volume-server",
     "cluster-sigkill-raft-leader",
     "cluster-rolling-restart",
+    "cluster-http-sse-reports-leader",
 )
 #: Per cluster case, its own recovery figures (seconds) in the table.
 CLUSTER_RECOVERY = {
@@ -82,7 +83,7 @@ def cluster_table(result: dict[str, Any]) -> str:
         rows.append(
             f"| {name} | {c['published']:,} | {c['losses']} | {c['duplicates']} "
             f"| {c['alerts_expected']:,} ({c['alerts_lost']} / {c['alerts_duplicated']}) "
-            f"| {c['longest_without_alerts_s']} | {c['alert_latency_p99_s']} "
+            f"| {c.get('longest_without_alerts_s', '—')} | {c.get('alert_latency_p99_s', '—')} "
             f"| {'; '.join(recovery)} |"
         )
     return "\n".join(rows)
