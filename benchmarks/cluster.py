@@ -21,10 +21,14 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import write_results
+from benchmarks.ingest import gateway as post_reports
+from benchmarks.ingest import wait_healthy
+from peaceland.access import Role
 from peaceland.contract import REPORTS_STREAM
+from peaceland.servers import free_port
 from peaceland.stream import connect
-from peaceland.testing import Stack, machine, running_stack
-from peaceland.testing.scale_out import ScaleRun, preload, scale_out
+from peaceland.testing import Stack, api_headers, component, machine, running_stack
+from peaceland.testing.scale_out import ScaleRun, cpu_seconds, preload, scale_out
 
 
 async def one_size(nodes: int, reports: int, counts: list[int]) -> dict[str, Any]:
@@ -32,20 +36,54 @@ async def one_size(nodes: int, reports: int, counts: list[int]) -> dict[str, Any
         tempfile.TemporaryDirectory(prefix="peaceland-cluster-bench-") as tmp,
         running_stack(Path(tmp) / "data", 5.0, nodes=nodes) as stack,
     ):
+        before = server_cpu(stack)
         rate = await preload(stack, reports)
+        ingest_cpu = {k: v - before[k] for k, v in server_cpu(stack).items()}
         stream = await stream_bytes(stack)
         runs = await scale_out(stack, reports, counts, ("alerter", "archiver"))
         disk = disk_bytes(stack.data_dir)
+        # Last: its reports would add to the backlog the runs drain.
+        gateway = await gateway_ingest(stack, reports)
     archived = reports * sum(1 for r in runs if r.role == "archiver")
     return {
         "nodes": nodes,
         "preload_reports_per_s": round(rate),
         "stream_bytes_per_report": round(stream / reports, 1),
+        # Servers' CPU while the simulator publishes the backlog (each report stored, acked).
+        "ingest_nats_cpu_us_per_report": round(ingest_cpu["nats"] / reports * 1e6, 1),
+        "gateway": gateway,
         # Every replica's store, over the reports in REPORTS.
         "nats_disk_bytes_per_report": round(disk["nats"] / reports, 1),
         # Every copy on every volume server, over the rows the archivers wrote.
         "weed_disk_bytes_per_archived_report": round(disk["weed"] / archived, 1),
         "runs": runs,
+    }
+
+
+def server_cpu(stack: Stack) -> dict[str, float]:
+    """CPU seconds so far of the NATS nodes and of the SeaweedFS processes."""
+    totals = {"nats": 0.0, "weed": 0.0}
+    for node in stack.state.nodes:
+        totals["nats" if node.kind == "nats" else "weed"] += cpu_seconds(node.pid)
+    return totals
+
+
+async def gateway_ingest(stack: Stack, reports: int) -> dict[str, float]:
+    """``reports`` posted to one ``peaceland gateway`` in batches of 500 (4 at a time): its
+    rate, and the CPU per report of the gateway and of the NATS nodes meanwhile."""
+    port = free_port()
+    with component(["gateway", "--port", str(port)], stack.data_dir) as proc:
+        url = f"http://127.0.0.1:{port}"
+        await wait_healthy(url)
+        headers = await api_headers(stack.endpoints.nats_url, Role.DRONE)
+        gateway0, servers0 = cpu_seconds(proc.pid), server_cpu(stack)
+        rate = await post_reports(url, headers, reports, 500, 4)
+        gateway_cpu = cpu_seconds(proc.pid) - gateway0
+        nats_cpu = server_cpu(stack)["nats"] - servers0["nats"]
+    return {
+        "reports_per_s": round(rate),
+        "gateway_cpu_us_per_report": round(gateway_cpu / reports * 1e6, 1),
+        "nats_cpu_us_per_report": round(nats_cpu / reports * 1e6, 1),
     }
 
 
@@ -104,6 +142,9 @@ def main() -> None:
     ]
     path = write_results("cluster", info, {"reports": args.reports, "sizes": encoded})
     print(table(sizes))
+    for size in sizes:
+        extra = {k: v for k, v in size.items() if k not in ("runs", "nodes")}
+        print(f"{size['nodes']} node(s): {extra}")
     print(f"results: {path}")
 
 
