@@ -91,3 +91,19 @@ def test_a_certificate_without_its_key_is_a_configuration_error(tmp_path: Path) 
 
     with pytest.raises(ConfigError, match="set both or neither"):
         load_settings(environ={"PEACELAND_NATS_TLS_CERT": "x.pem"}, cwd=tmp_path)
+
+
+async def test_a_cluster_takes_tls_clients_on_every_node(tls_settings: Settings) -> None:
+    state = services.up(tls_settings, nodes=3, prefer_default_ports=False)
+    assert len(state.nats_urls) == 3
+    assert all(url.startswith("tls://") for url in state.nats_urls + state.drone_nats_urls)
+    authority = tls_settings.nats_tls_ca
+    for url in state.nats_urls:  # each node alone, verified against the authority
+        nc = await connect(url, "tls-node-test", tls_ca=authority)
+        try:
+            info = await nc.jetstream().stream_info(REPORTS_STREAM)
+            assert info.config.num_replicas == 3
+        finally:
+            await nc.close()
+    with pytest.raises(ServiceError):
+        await connect(state.nats_urls[0].replace("tls://", "nats://"), "plain-test")
