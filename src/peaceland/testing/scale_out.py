@@ -122,12 +122,14 @@ def _archive_census(stack: Stack, prefix: str) -> tuple[int, int]:
 
 @contextlib.contextmanager
 def _processes(
-    stack: Stack, role: Role, count: int, durable: str, prefix: str
+    stack: Stack, role: Role, count: int, durable: str, prefix: str, max_rows: int | None
 ) -> Iterator[list[tuple[int, int]]]:
     """``count`` processes of ``role`` on ``durable``: their (pid, metrics port)."""
     args = [role, f"--durable={durable}"]
     if role == "archiver":
         args += ["--kind=reports", f"--key-prefix={prefix}", "--max-age=1"]
+        # An archiver pulls up to a batch's rows at once: one pull could take a small backlog.
+        args += [f"--max-rows={max_rows}"] if max_rows else []
     else:
         args += ["--no-fast-path"]
     with contextlib.ExitStack() as stack_of:
@@ -142,7 +144,13 @@ def _processes(
 
 
 async def measure(
-    stack: Stack, role: Role, processes: int, reports: int, *, timeout: float = 600.0
+    stack: Stack,
+    role: Role,
+    processes: int,
+    reports: int,
+    *,
+    timeout: float = 600.0,
+    max_rows: int | None = None,
 ) -> ScaleRun:
     """Start ``processes`` of ``role`` on a new durable over the ``reports`` in REPORTS and
     wait until the durable has acknowledged them all (archivers: and written them)."""
@@ -157,7 +165,7 @@ async def measure(
         await ensure_consumer(js, spec)
         until = datetime.now(UTC) + timedelta(seconds=timeout)
         await js.pause_consumer(REPORTS_STREAM, durable, until.strftime("%Y-%m-%dT%H:%M:%SZ"))
-        with _processes(stack, role, processes, durable, prefix) as running:
+        with _processes(stack, role, processes, durable, prefix, max_rows) as running:
             while True:  # every process up and waiting on the paused durable
                 await asyncio.sleep(POLL_S)
                 info = await js.consumer_info(REPORTS_STREAM, durable)
@@ -210,9 +218,16 @@ async def measure(
 
 
 async def scale_out(
-    stack: Stack, reports: int, counts: Sequence[int], roles: Sequence[Role]
+    stack: Stack,
+    reports: int,
+    counts: Sequence[int],
+    roles: Sequence[Role],
+    *,
+    max_rows: int | None = None,
 ) -> list[ScaleRun]:
     """Every configuration of ``roles`` and ``counts`` over one backlog of ``reports``."""
     return [
-        await measure(stack, role, processes, reports) for role in roles for processes in counts
+        await measure(stack, role, processes, reports, max_rows=max_rows)
+        for role in roles
+        for processes in counts
     ]
