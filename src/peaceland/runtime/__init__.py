@@ -21,6 +21,8 @@ from peaceland.runtime.metrics import (
     counters_collector,
     expose_metrics,
     registry,
+    sample_value,
+    scrape,
     serve_metrics,
 )
 from peaceland.runtime.runner import setup_logging
@@ -43,6 +45,8 @@ __all__ = [
     "run_component",
     "run_foreground",
     "run_until_stopped",
+    "sample_value",
+    "scrape",
     "serve_metrics",
     "setup_logging",
 ]

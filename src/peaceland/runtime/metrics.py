@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import urllib.request
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
@@ -21,7 +22,9 @@ from prometheus_client import (
     generate_latest,
 )
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector
+from prometheus_client.samples import Sample
 
 from peaceland.stream import STREAMS, JetStreamContext, Lag
 
@@ -175,3 +178,24 @@ def expose_metrics(port: int | None, *collectors: Collector) -> CollectorRegistr
     reg = registry(*collectors)
     serve_metrics(reg, port)
     return reg
+
+
+def scrape(port: int, host: str = "127.0.0.1", timeout: float = 1.0) -> list[Sample] | None:
+    """Every sample a component serves on ``/metrics``; ``None`` while it does not answer."""
+    try:
+        with urllib.request.urlopen(f"http://{host}:{port}/metrics", timeout=timeout) as resp:
+            text = resp.read().decode()
+    except OSError:
+        return None
+    return [sample for family in text_string_to_metric_families(text) for sample in family.samples]
+
+
+def sample_value(
+    samples: Iterable[Sample], name: str, labels: Mapping[str, str] | None = None
+) -> float | None:
+    """The value of the sample ``name`` with ``labels`` among ``samples``; ``None`` if absent."""
+    wanted = labels or {}
+    for sample in samples:
+        if sample.name == name and all(sample.labels.get(k) == v for k, v in wanted.items()):
+            return float(sample.value)
+    return None

@@ -18,12 +18,10 @@ import os
 import signal
 import sys
 import time
-import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Final
 
-from prometheus_client.parser import text_string_to_metric_families
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
@@ -33,6 +31,7 @@ from peaceland.access import audit as audit_log
 from peaceland.config import Settings, resolve_endpoints
 from peaceland.contract import ALERTER_DURABLE, ALERTS_STREAM, ARCHIVER_DURABLE, REPORTS_STREAM
 from peaceland.runtime.component import Backoff, Component
+from peaceland.runtime.metrics import sample_value, scrape
 from peaceland.servers import free_port, services
 from peaceland.stream import (
     ConsumerSpec,
@@ -139,20 +138,15 @@ class Rates:
         return self.per_second(self.window_s) * 60.0
 
 
+#: Rows an archiver wrote, per kind (``peaceland.archive``'s counter, read from outside).
+ARCHIVED: Final = "peaceland_archiver_archived_total"
+
+
 def _archived_rows(port: int) -> int | None:
     """Report rows the archiver wrote, from its own /metrics."""
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=1) as resp:
-            text = resp.read().decode()
-    except OSError:
-        return None
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name == "peaceland_archiver_archived_total" and (
-                sample.labels.get("kind") == "reports"
-            ):
-                return int(sample.value)
-    return None
+    samples = scrape(port)
+    value = None if samples is None else sample_value(samples, ARCHIVED, {"kind": "reports"})
+    return None if value is None else int(value)
 
 
 class Summary:

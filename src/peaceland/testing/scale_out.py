@@ -18,19 +18,17 @@ import asyncio
 import contextlib
 import dataclasses
 import time
-import urllib.request
 import uuid
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
-from prometheus_client.parser import text_string_to_metric_families
-
 from peaceland.analytics import catalog
 from peaceland.contract import REPORTS_STREAM
 from peaceland.ingest import SimulationOptions
 from peaceland.ingest.simulator import run_simulation
+from peaceland.runtime import sample_value, scrape
 from peaceland.servers import free_port
 from peaceland.stream import ConsumerSpec, NatsClient, connect, consumer_lag, ensure_consumer
 from peaceland.testing.processes import component
@@ -88,17 +86,11 @@ async def preload(stack: Stack, count: int, start: datetime = START) -> float:
 
 def handled(port: int, role: Role) -> int | None:
     """Reports the process on metrics ``port`` has handled; ``None`` while it does not answer."""
-    name, labels = HANDLED[role]
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=1) as resp:
-            text = resp.read().decode()
-    except OSError:
+    samples = scrape(port)
+    if samples is None:
         return None
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
-                return int(sample.value)
-    return 0
+    name, labels = HANDLED[role]
+    return int(sample_value(samples, name, labels) or 0)
 
 
 def _server_pids(stack: Stack) -> dict[str, list[int]]:
