@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 import shlex
 import signal
 import time
@@ -346,9 +345,8 @@ def _prepare(
 def remove_sockets(stopped: Iterable[Node], ports: Mapping[str, int]) -> None:
     """weed always adds gRPC Unix sockets under /tmp; remove those of nodes now gone."""
     for node in stopped:
-        path = nodes.weed_socket(node, ports)
-        if path is not None and path.is_socket() and path.stat().st_uid == os.getuid():
-            path.unlink(missing_ok=True)
+        if (socket := nodes.weed_socket(node, ports)) is not None:
+            embedded.remove_grpc_socket(*socket)
 
 
 def _names(cluster: Iterable[Node]) -> str:

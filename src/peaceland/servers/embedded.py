@@ -174,7 +174,7 @@ def server_config(
     )
 
 
-def _socket_arg(flag: str, path: Path) -> list[str]:
+def socket_arg(flag: str, path: Path) -> list[str]:
     # Unix socket paths are limited to 108 bytes; beyond that weed's /tmp default is kept.
     return [f"{flag}={path}"] if len(str(path)) < 100 else []
 
@@ -201,14 +201,14 @@ def weed_argv(binary: Path, layout: Layout, ports: Mapping[str, int]) -> list[st
         "-filer",
         f"-filer.port={p['filer']}",
         f"-filer.port.grpc={p['filer_grpc']}",
-        *_socket_arg("-filer.localSocket", layout.dir(WEED) / "filer.sock"),
+        *socket_arg("-filer.localSocket", layout.dir(WEED) / "filer.sock"),
         "-s3",
         f"-s3.port={p['s3']}",
         f"-s3.port.grpc={p['s3_grpc']}",
         f"-s3.config={layout.s3_identities}",
         "-s3.port.iceberg=0",
         "-s3.port.lance=0",
-        *_socket_arg("-s3.localSocket", layout.dir(WEED) / "s3.sock"),
+        *socket_arg("-s3.localSocket", layout.dir(WEED) / "s3.sock"),
     ]
 
 
@@ -375,6 +375,13 @@ def remove_weed_sockets(ports: Mapping[str, int]) -> None:
     """weed always adds gRPC Unix sockets under /tmp; remove ours once weed is gone."""
     for kind in ("master", "volume", "filer", "s3"):
         port = ports.get(f"{kind}_grpc")
-        path = Path(f"/tmp/seaweedfs-{kind}-grpc-{port}.sock")
-        if port and path.is_socket() and path.stat().st_uid == os.getuid():
-            path.unlink(missing_ok=True)
+        if port:
+            remove_grpc_socket(kind, port)
+
+
+def remove_grpc_socket(kind: str, port: int) -> None:
+    """The socket weed's ``kind`` server (master, volume, filer, s3) left for gRPC ``port``,
+    if it is one and ours."""
+    path = Path(f"/tmp/seaweedfs-{kind}-grpc-{port}.sock")
+    if path.is_socket() and path.stat().st_uid == os.getuid():
+        path.unlink(missing_ok=True)

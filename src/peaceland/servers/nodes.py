@@ -27,7 +27,7 @@ from typing import Final
 
 from peaceland.contract import ServiceError
 from peaceland.servers import processes
-from peaceland.servers.embedded import NatsUsers, ServerTls, server_config
+from peaceland.servers.embedded import NatsUsers, ServerTls, server_config, socket_arg
 from peaceland.servers.layout import Layout
 from peaceland.servers.topology import WEED_REPLICATION, Node
 
@@ -150,11 +150,6 @@ def nats_node_config(
     )
 
 
-def _socket_arg(flag: str, path: Path) -> list[str]:
-    # Unix socket paths are limited to 108 bytes; beyond that weed's /tmp default is kept.
-    return [f"{flag}={path}"] if len(str(path)) < 100 else []
-
-
 def weed_argv(
     binary: Path, layout: Layout, node: Node, nodes: Sequence[Node], ports: Mapping[str, int]
 ) -> list[str]:
@@ -194,7 +189,7 @@ def weed_argv(
             f"-master={masters}",
             f"-dataCenter={DATA_CENTER}",
             f"-rack={RACK}",
-            *_socket_arg("-localSocket", here / "filer.sock"),
+            *socket_arg("-localSocket", here / "filer.sock"),
         ]
     elif node.kind == "weed-s3":
         filer = next(n for n in nodes if n.kind == "weed-filer")
@@ -204,19 +199,19 @@ def weed_argv(
             f"-config={layout.s3_identities}",
             "-port.iceberg=0",
             "-port.lance=0",
-            *_socket_arg("-localSocket", here / "s3.sock"),
+            *socket_arg("-localSocket", here / "s3.sock"),
         ]
     else:
         raise ValueError(f"{node.name} is not a SeaweedFS cluster node")
     return [str(binary), args[0], *common, *args[1:]]
 
 
-def weed_socket(node: Node, ports: Mapping[str, int]) -> Path | None:
-    """The gRPC Unix socket weed opens under /tmp for this node."""
+def weed_socket(node: Node, ports: Mapping[str, int]) -> tuple[str, int] | None:
+    """The kind and gRPC port of the Unix socket weed opens under /tmp for this node."""
     kind = _SOCKET_KIND.get(node.kind)
     if kind is None or node.port_key("grpc") not in ports:
         return None
-    return Path(f"/tmp/seaweedfs-{kind}-grpc-{ports[node.port_key('grpc')]}.sock")
+    return kind, ports[node.port_key("grpc")]
 
 
 def health_url(node: Node, ports: Mapping[str, int]) -> str:
