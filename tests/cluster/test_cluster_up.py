@@ -154,9 +154,16 @@ def test_a_data_dir_keeps_its_size(cluster: Stack) -> None:
         services.up(cluster.settings, nodes=5)
 
 
+def state_of(pid: int) -> str:
+    """The process state letter of /proc/<pid>/stat (R, S, T for stopped...)."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return stat[stat.rfind(")") + 2]
+
+
 def test_sigstop_and_sigcont_reach_a_node(cluster: Stack) -> None:
-    pid = cluster.kill("nats-3", signal.SIGSTOP)
+    pid = cluster.kill("nats-3", signal.SIGSTOP)  # returns once stopped: it never exits
     try:
-        assert processes.pid_alive(pid)
+        assert state_of(pid) == "T"
     finally:
         cluster.kill("nats-3", signal.SIGCONT)
+    assert state_of(pid) != "T"

@@ -193,6 +193,22 @@ def session_members(sid: int) -> list[int]:
     return members
 
 
+def is_stopped(pid: int) -> bool:
+    """Stopped by a signal (SIGSTOP), as ``/proc/<pid>/stat`` says."""
+    fields = _stat_fields(pid)
+    return fields is not None and fields[:1] == ["T"]
+
+
+def wait_stopped(pid: int, stopped: bool, timeout: float) -> bool:
+    """Wait until ``pid`` is stopped (or running again, ``stopped=False``); True if it is."""
+    deadline = time.monotonic() + timeout
+    while is_stopped(pid) != stopped:
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
 def wait_gone(pids: Iterable[int], timeout: float) -> set[int]:
     """Wait until every pid is gone; returns those still alive at the deadline."""
     remaining = set(pids)

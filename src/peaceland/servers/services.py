@@ -336,6 +336,9 @@ def kill_service(settings: Settings, name: str, sig: signal.Signals = signal.SIG
         raise NotRunningError(f"{name} is not running in {layout.root}")
     processes.signal_all([pid], sig)
     if sig in (signal.SIGSTOP, signal.SIGCONT):
+        # Signals arrive asynchronously: return once the node is stopped (running again).
+        if not processes.wait_stopped(pid, sig == signal.SIGSTOP, DEFAULT_STOP_GRACE_S):
+            raise ServiceError(f"{name} (pid {pid}) did not take {sig.name}")
         return pid
     if processes.wait_gone([pid], DEFAULT_STOP_GRACE_S):
         raise ServiceError(f"{name} (pid {pid}) did not exit after {sig.name}")
