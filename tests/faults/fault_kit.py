@@ -341,6 +341,29 @@ async def drained(nc: NatsClient, durable: str, stream: str = REPORTS_STREAM) ->
     return await acked_through(nc, durable, await last_seq(nc, stream), stream)
 
 
+async def consumers_report(
+    nc: NatsClient, durables: Sequence[str], stream: str = REPORTS_STREAM
+) -> str:
+    """What the stream and each durable look like, for a failure's message."""
+    lines = []
+    try:
+        info = await nc.jetstream().stream_info(stream)
+        lines.append(f"{stream}: last seq {info.state.last_seq}, cluster {info.cluster}")
+    except (TimeoutError, nats.errors.Error) as exc:
+        lines.append(f"{stream}: {exc!r}")
+    for durable in durables:
+        try:
+            c = await nc.jetstream().consumer_info(stream, durable)
+            lines.append(
+                f"{durable}: pending {c.num_pending}, ack pending {c.num_ack_pending}, "
+                f"redelivered {c.num_redelivered}, waiting {c.num_waiting}, "
+                f"delivered {c.delivered}, ack floor {c.ack_floor}, cluster {c.cluster}"
+            )
+        except (TimeoutError, nats.errors.Error) as exc:
+            lines.append(f"{durable}: {exc!r}")
+    return "\n".join(lines)
+
+
 async def catch_up_time(nc: NatsClient, durables: Sequence[str], timeout: float) -> float:
     """Seconds until every durable has acknowledged all that REPORTS held when called."""
     target = await last_seq(nc)
@@ -488,6 +511,9 @@ async def settle_everything(
     seconds it took."""
     began = time.monotonic()
     for durable in durables:
-        await eventually(lambda d=durable: drained(nc, d), timeout, f"{durable} draining")  # type: ignore[misc]
+        try:
+            await eventually(lambda d=durable: drained(nc, d), timeout, f"{durable} draining")  # type: ignore[misc]
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n{await consumers_report(nc, durables)}") from None
     await eventually(lambda: all_archived(stack, ledger), timeout, "archive complete", every=1.0)
     return time.monotonic() - began

@@ -17,6 +17,7 @@ def test_both_reply_subject_formats_parse() -> None:
         timestamp_ns=1795000000123456789,
         consumer_seq=99,
         consumer="archiver",
+        pending=42,
     )
     assert parse_ack_subject(v1) == expected
     assert parse_ack_subject(v2) == expected

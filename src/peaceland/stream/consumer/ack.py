@@ -20,6 +20,8 @@ class AckInfo:
     timestamp_ns: int
     consumer_seq: int = 0
     consumer: str = ""
+    #: Messages the consumer had not yet delivered when this one was (0: caught up).
+    pending: int = 0
 
 
 def parse_ack_subject(reply: str) -> AckInfo:
@@ -40,4 +42,5 @@ def parse_ack_subject(reply: str) -> AckInfo:
         timestamp_ns=int(tokens[base + 3]),
         consumer_seq=int(tokens[base + 2]),
         consumer=tokens[base - 1],
+        pending=int(tokens[base + 4]),
     )

@@ -4,7 +4,9 @@ After a leader change the pull requests a consumer holds may be gone without a w
 leader was killed), or the consumer itself (an R1 consumer on a lost node). Heartbeats catch
 the first on a continuous stream; this asks the server, at most every ``after_s``, once nothing
 was delivered for ``after_s``: when the consumer is not found, or has messages pending that it
-could deliver, the caller re-creates it (the one path that also handles a reconnect).
+could deliver, or holds messages delivered but unacknowledged for longer than its ack wait (they
+are due again, yet none came: the requests that would take them are lost), the caller
+re-creates it (the one path that also handles a reconnect).
 """
 
 from __future__ import annotations
@@ -53,7 +55,13 @@ class StallWatch:
             return None
         limit = info.config.max_ack_pending or 0
         room = limit <= 0 or (info.num_ack_pending or 0) < limit
+        idle = now - self._delivered
         if (info.num_pending or 0) > 0 and room:
-            idle = now - self._delivered
             return f"{info.num_pending} messages pending, none delivered for {idle:.0f} s"
+        ack_wait = info.config.ack_wait or 30.0
+        if (info.num_ack_pending or 0) > 0 and idle > ack_wait + self.after_s:
+            return (
+                f"{info.num_ack_pending} messages unacknowledged, none redelivered for "
+                f"{idle:.0f} s (ack wait {ack_wait:g} s)"
+            )
         return None
