@@ -170,7 +170,8 @@ async def test_reports_are_written_by_event_hour_then_acknowledged() -> None:
 
 
 async def test_a_batch_is_flushed_when_its_oldest_message_is_max_age_old() -> None:
-    rig = Rig(policy=FlushPolicy(1000, 10**9, 10.0))
+    # A flow that never lets the archiver catch up: each fetch leaves messages pending.
+    rig = Rig(policy=FlushPolicy(1000, 10**9, 10.0), fetch_batch=2)
     clock = rig.clock
     assert isinstance(clock, FakeClock)
     publish_reports(rig.stream, 5)
@@ -179,12 +180,25 @@ async def test_a_batch_is_flushed_when_its_oldest_message_is_max_age_old() -> No
     await rig.pipeline.step()
     await rig.pipeline.wait_written()
     assert rig.store.objects == {}
-    assert rig.stream.in_flight == 5
+    assert rig.stream.in_flight == 4
     clock.now += 0.1
     await rig.pipeline.step()  # due by age: flush
     await rig.pipeline.wait_written()
-    assert len(rig.rows()) == 5
-    assert rig.stream.acked == set(range(1, 6))
+    assert len(rig.rows()) == 4
+    assert rig.stream.acked == set(range(1, 5))
+
+
+async def test_a_fetch_that_leaves_nothing_pending_flushes_at_once() -> None:
+    rig = Rig(policy=FlushPolicy(1000, 10**9, 10.0), fetch_batch=4)
+    publish_reports(rig.stream, 6)
+    await rig.pipeline.step()  # 4 of 6: more pending, keep filling
+    await rig.pipeline.wait_written()
+    assert rig.store.objects == {}
+    await rig.pipeline.step()  # the last 2: caught up, written without waiting for the age
+    await rig.pipeline.wait_written()
+    assert len(rig.rows()) == 6
+    assert rig.stream.acked == set(range(1, 7))
+    assert rig.pipeline.stats.objects == 1
 
 
 async def test_store_outage_holds_at_most_two_batches_then_catches_up() -> None:

@@ -35,7 +35,6 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-import random
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -44,6 +43,7 @@ from typing import Final
 from peaceland.archive.batching import Batch, FlushPolicy, Sealed, plan_objects
 from peaceland.archive.edges import DeadLetterSink, Delivered, Source
 from peaceland.archive.kinds import ArchiveKind
+from peaceland.archive.putting import PutRetry, put_until_stored
 from peaceland.archive.rows import Received
 from peaceland.contract import ERROR_HEADER, StoreError
 from peaceland.runtime import ARCHIVE_FLUSH_ROWS, ARCHIVE_FLUSH_SECONDS
@@ -171,7 +171,9 @@ class Pipeline:
                 await keepalive
 
     async def step(self) -> None:
-        """Flush when the batch is due, else fetch once."""
+        """Flush when the batch is due, else fetch once; flush too when that fetch found
+        the consumer caught up and no write is under way (a burst's tail is written at once,
+        a steady flow still fills a batch while the previous one is written)."""
         reason = self.batch.due()
         if reason is not None:
             await self.flush(reason)
@@ -181,8 +183,10 @@ class Pipeline:
         msgs = await self.source.fetch(
             min(rows, self.options.fetch_batch), wait, max(payload_bytes, MIN_FETCH_BYTES)
         )
-        if msgs:
-            await self.accept(msgs)
+        caught_up = await self.accept(msgs) if msgs else True
+        writing = self._writing is not None and not self._writing.done()
+        if caught_up and self.batch.rows and not writing:
+            await self.flush("caught up")
 
     async def finish(self) -> None:
         await self.wait_written()
@@ -198,8 +202,10 @@ class Pipeline:
 
     # -- messages in --------------------------------------------------------------------------
 
-    async def accept(self, msgs: Sequence[Delivered]) -> None:
-        """Build the messages into the batch; dead-letter the invalid and the poisonous."""
+    async def accept(self, msgs: Sequence[Delivered]) -> bool:
+        """Build the messages into the batch; dead-letter the invalid and the poisonous.
+        Whether the consumer had nothing more to deliver after them."""
+        pending = -1
         received = Received()
         replies: list[str] = []
         deliveries: list[int] = []
@@ -212,6 +218,7 @@ class Pipeline:
                     "%s: not a JetStream message on %s, ignored", self.fmt.kind, msg.subject
                 )
                 continue
+            pending = info.pending if pending < 0 else min(pending, info.pending)
             if self.retry.is_poison(info.delivered):
                 why = f"not archived after {info.delivered} deliveries (poison message)"
                 rejects.append(_Reject(msg.data, msg.reply, info, why))
@@ -234,6 +241,7 @@ class Pipeline:
             rejects.append(_Reject(payloads[i], replies[i], info, why))
         if rejects:
             await self._reject(rejects)
+        return pending == 0
 
     async def _reject(self, rejects: list[_Reject]) -> None:
         kind, first = self.fmt.kind, rejects[0]
@@ -343,37 +351,15 @@ class Pipeline:
         )
 
     async def _put(self, key: str, data: bytes) -> bool:
-        """Put, retrying with backoff until it works; False when stopped meanwhile."""
-        options = self.options
-        delay = options.backoff_initial_s
-        failures = 0
-        give_up_at: float | None = None
-        while True:
-            try:
-                await self.store.put(key, data)
-            except StoreError as exc:
-                failures += 1
-                self.stats.store_errors += 1
-                self.stats.last_error = str(exc)
-                if failures == 1 or failures % 10 == 0:
-                    log.warning("%s (attempt %d, next in %.1f s)", exc, failures, delay)
-            else:
-                if failures:
-                    log.info("%s: store back after %d failed attempts", self.fmt.kind, failures)
-                return True
-            if self._stop.is_set():
-                give_up_at = give_up_at or self.clock() + options.stop_grace_s
-                if self.clock() >= give_up_at:
-                    return False
-            await self._pause(delay * random.uniform(0.8, 1.2))
-            delay = min(delay * 2, options.backoff_max_s)
+        o = self.options
+        retry = PutRetry(o.backoff_initial_s, o.backoff_max_s, o.stop_grace_s)
+        return await put_until_stored(
+            self.store, key, data, retry, self._stop, self.clock, self._store_error, self.fmt.kind
+        )
 
-    async def _pause(self, seconds: float) -> None:
-        """Sleep, but wake up when stopped (to give up in time)."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stop.wait(), seconds)
-        if self._stop.is_set():
-            await asyncio.sleep(min(seconds, 0.5))
+    def _store_error(self, exc: StoreError) -> None:
+        self.stats.store_errors += 1
+        self.stats.last_error = str(exc)
 
     # -- keeping held messages ----------------------------------------------------------------
 

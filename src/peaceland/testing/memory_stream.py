@@ -96,7 +96,7 @@ class MemoryStream:
         count = self.deliveries[seq] = self.deliveries.get(seq, 0) + 1
         self._deadlines[seq] = now + self.ack_wait_s
         self._consumer_seq += 1
-        pending = len(self._messages) - self._next
+        pending = len(self._messages) - max(self._next, seq)  # not yet delivered
         return (
             f"$JS.ACK.{self.stream}.{self.durable}.{count}.{seq}.{self._consumer_seq}."
             f"{self.timestamp_ns(seq)}.{pending}"
