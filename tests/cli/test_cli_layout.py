@@ -80,6 +80,7 @@ def test_every_group_is_registered() -> None:
         "archive",
         "archiver",
         "audit",
+        "compactor",
         "dashboard",
         "demo",
         "down",

@@ -22,7 +22,7 @@ from peaceland.testing import Stack, stack_settings
 pytestmark = pytest.mark.slow
 
 KINDS = ["nats"] * 3 + ["weed-master"] * 3 + ["weed-volume"] * 3 + ["weed-filer", "weed-s3"]
-BUCKETS = ("KV_INCIDENTS", "KV_TOKENS")
+BUCKETS = ("KV_INCIDENTS", "KV_TOKENS", "KV_LEASES")
 
 
 def ours(data_dir: Path) -> list[int]:

@@ -31,7 +31,11 @@ async def test_prepare_nats_makes_every_stream_and_bucket_r3(cluster: NatsCluste
             assert info.cluster is not None
             assert info.cluster.leader
             assert len(info.cluster.replicas or []) == 2, name
-        assert {b.name for b in BUCKETS} == {"INCIDENTS", "TOKENS"}  # the contract's names
+        assert {b.name for b in BUCKETS} == {
+            "INCIDENTS",
+            "TOKENS",
+            "LEASES",
+        }  # the contract's names
     finally:
         await nc.close()
 

@@ -12,9 +12,11 @@ from peaceland.archive.batching import FlushPolicy
 from peaceland.archive.compaction import (
     CompactionPolicy,
     CompactOptions,
+    CompactorOptions,
     KindResult,
     Plan,
     compact,
+    run_compactor,
 )
 from peaceland.archive.kinds import (
     ALERTS_KIND,
@@ -46,6 +48,7 @@ __all__ = [
     "ArchiverOptions",
     "CompactOptions",
     "CompactionPolicy",
+    "CompactorOptions",
     "FlushPolicy",
     "Kind",
     "KindResult",
@@ -56,4 +59,5 @@ __all__ = [
     "archive_status",
     "compact",
     "run_archiver",
+    "run_compactor",
 ]

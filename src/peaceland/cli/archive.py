@@ -126,7 +126,7 @@ def archive_status_command(
     "--grace",
     type=click.FloatRange(min=0),
     default=None,
-    help="An hour is closed this many s after its end [env PEACELAND_COMPACT_GRACE; 7200].",
+    help="An hour is closed this many s after its end [env PEACELAND_COMPACT_GRACE; 600].",
 )
 @click.option(
     "--delete-after",

@@ -1,5 +1,5 @@
-"""Components, each a long-running process: gateway, dashboard, alerter, archiver, webhooks;
-and the drone simulator."""
+"""Components, each a long-running process: gateway, dashboard, alerter, archiver, compactor,
+webhooks; and the drone simulator."""
 
 from __future__ import annotations
 
@@ -298,6 +298,37 @@ def archiver_command(
     )
 
 
+@click.command("compactor")
+@DATA_DIR_OPTION
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=0.1),
+    default=None,
+    help="Seconds between two passes [env PEACELAND_COMPACT_INTERVAL; 60].",
+)
+@click.option("--key-prefix", default="", help="Compact the archive under this key prefix.")
+def compactor_command(data_dir: Path | None, interval: float | None, key_prefix: str) -> None:
+    """Compact the archive's closed hours every interval, as long as it runs.
+
+    \b
+    An hour is closed PEACELAND_COMPACT_GRACE seconds after its end (600); late reports still
+    land and are merged by a later pass. Run one per node: they share a lease (LEASES bucket),
+    one compacts, the others take over if it stops. `peaceland run` starts one.
+    Example:
+      peaceland compactor --interval 30
+    """
+
+    from peaceland.archive import CompactorOptions, run_compactor
+    from peaceland.runtime import Component, run_component
+
+    settings = settings_from(data_dir=data_dir, compact_interval_s=interval)
+    options = CompactorOptions(key_prefix=key_prefix)
+
+    run_component(
+        Component("compactor", lambda stop: run_compactor(settings, stop, options)), settings
+    )
+
+
 @click.command("webhooks")
 @DATA_DIR_OPTION
 @click.option(
@@ -344,5 +375,6 @@ COMMANDS = (
     alerter_command,
     simulate,
     archiver_command,
+    compactor_command,
     webhooks_command,
 )

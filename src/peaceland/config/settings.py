@@ -40,10 +40,12 @@ DEFAULT_RATE_LIMIT_BURST = 10_000
 DEFAULT_ARCHIVE_MAX_ROWS = 100_000
 DEFAULT_ARCHIVE_MAX_BYTES = 64 * 1024 * 1024
 DEFAULT_ARCHIVE_MAX_AGE_S = 10.0
-# Compaction (`peaceland archive compact`): merge the small objects of hours closed for this
-# many seconds into objects of about this size; delete what was merged this many seconds after.
+# Compaction (`peaceland compactor`, `peaceland archive compact`): merge the small objects of
+# hours closed for this many seconds (the lateness window) into objects of about this size;
+# delete what was merged this many seconds after; the compactor runs a pass this often.
 DEFAULT_COMPACT_TARGET_BYTES = 128 * 1024 * 1024
-DEFAULT_COMPACT_GRACE_S = 2 * 3600.0
+DEFAULT_COMPACT_GRACE_S = 600.0
+DEFAULT_COMPACT_INTERVAL_S = 60.0
 DEFAULT_COMPACT_DELETE_AFTER_S = 15 * 60.0
 
 #: The file named here is read instead of ``./peaceland.toml``.
@@ -116,6 +118,9 @@ class Settings:
     compact_grace_s: float = setting("PEACELAND_COMPACT_GRACE", _SECONDS, DEFAULT_COMPACT_GRACE_S)
     compact_delete_after_s: float = setting(
         "PEACELAND_COMPACT_DELETE_AFTER", _SECONDS, DEFAULT_COMPACT_DELETE_AFTER_S
+    )
+    compact_interval_s: float = setting(
+        "PEACELAND_COMPACT_INTERVAL", _POSITIVE_SECONDS, DEFAULT_COMPACT_INTERVAL_S
     )
     #: Endpoints that receive every alert as signed JSON (``peaceland webhooks``).
     webhook_urls: tuple[str, ...] = setting("PEACELAND_WEBHOOK_URLS", parsing.webhook_urls, ())

@@ -11,6 +11,7 @@ from peaceland.runtime.component import (
     keep_running,
     run_component,
     run_until_stopped,
+    wait_or_stop,
 )
 from peaceland.runtime.connection import component_client, component_connection
 from peaceland.runtime.metrics import (
@@ -49,4 +50,5 @@ __all__ = [
     "scrape",
     "serve_metrics",
     "setup_logging",
+    "wait_or_stop",
 ]

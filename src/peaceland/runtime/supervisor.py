@@ -49,9 +49,14 @@ RESTART = Backoff()
 DEMO_FLEET = ("--drones", "600", "--speed", "20", "--bad-rate", "0.02")
 
 #: Long-running components started by ``run``, as ``peaceland`` sub-commands.
-COMPONENTS: tuple[tuple[str, ...], ...] = (("gateway",), ("alerter",), ("archiver",))
+COMPONENTS: tuple[tuple[str, ...], ...] = (
+    ("gateway",),
+    ("alerter",),
+    ("archiver",),
+    ("compactor",),
+)
 #: Components without an HTTP server of their own, given a port for /metrics.
-METRICS_COMPONENTS = frozenset({"alerter", "archiver", "webhooks"})
+METRICS_COMPONENTS = frozenset({"alerter", "archiver", "compactor", "webhooks"})
 WATCHED_CONSUMERS = (
     ConsumerSpec(REPORTS_STREAM, ALERTER_DURABLE),
     ConsumerSpec(REPORTS_STREAM, ARCHIVER_DURABLE),

@@ -2,7 +2,7 @@
 
 Connection, stream definitions and admin, publishing (single, atomic batches, grouped
 requests), consumers (one pull consumer with a bounded ``fetch`` and a continuous ``messages``;
-an ordered reader), readiness probes.
+an ordered reader), key-value buckets and leases, readiness probes.
 """
 
 from __future__ import annotations
@@ -35,11 +35,13 @@ from peaceland.stream.consumer import (
 from peaceland.stream.kv import (
     BUCKETS,
     INCIDENTS_BUCKET,
+    LEASES_BUCKET,
     TOKENS_BUCKET,
     BucketSpec,
     create_missing_buckets,
     open_bucket,
 )
+from peaceland.stream.lease import Lease, LeaseLost, holder_name
 from peaceland.stream.policy import Action, Decision, RetryPolicy, apply, deadletter_id
 from peaceland.stream.probe import prepare_nats, probe_nats, run_async, wait_nats_login
 from peaceland.stream.publish import (
@@ -77,6 +79,7 @@ __all__ = [
     "ACK",
     "BUCKETS",
     "INCIDENTS_BUCKET",
+    "LEASES_BUCKET",
     "NAK",
     "PROGRESS",
     "STREAMS",
@@ -102,6 +105,8 @@ __all__ = [
     "KeyNotFoundError",
     "KeyWrongLastSequenceError",
     "Lag",
+    "Lease",
+    "LeaseLost",
     "MessageStream",
     "Msg",
     "NatsClient",
@@ -130,6 +135,7 @@ __all__ = [
     "deadletter_message",
     "ensure_consumer",
     "ensure_streams",
+    "holder_name",
     "in_atomic_batch",
     "open_bucket",
     "parse_ack_subject",

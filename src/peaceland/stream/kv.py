@@ -1,10 +1,10 @@
 """Key-value buckets: one registry of the product's buckets, and one way to bind to a bucket,
 creating it when missing.
 
-The buckets (``INCIDENTS_BUCKET``, ``TOKENS_BUCKET``, all in ``BUCKETS``) are described by a
-``BucketSpec``, so their users need not know nats-py's configuration type; their names are part
-of the contract. Binding is safe when several processes race to create the same bucket: the
-loser binds to the winner's.
+The buckets (``INCIDENTS_BUCKET``, ``TOKENS_BUCKET``, ``LEASES_BUCKET``, all in ``BUCKETS``)
+are described by a ``BucketSpec``, so their users need not know nats-py's configuration type;
+their names are part of the contract. Binding is safe when several processes race to create the
+same bucket: the loser binds to the winner's.
 """
 
 from __future__ import annotations
@@ -53,7 +53,12 @@ INCIDENTS_BUCKET: Final = BucketSpec(
     ttl_s=30 * DAY_S,
 )
 TOKENS_BUCKET: Final = BucketSpec("TOKENS", "API tokens: SHA-256 of each token -> name and role")
-BUCKETS: Final = (INCIDENTS_BUCKET, TOKENS_BUCKET)
+#: Seconds a lease lives after its holder last renewed it (``stream.lease``).
+LEASE_TTL_S: Final = 30.0
+LEASES_BUCKET: Final = BucketSpec(
+    "LEASES", "leases: which process runs a job that must not run twice at once", ttl_s=LEASE_TTL_S
+)
+BUCKETS: Final = (INCIDENTS_BUCKET, TOKENS_BUCKET, LEASES_BUCKET)
 
 
 async def open_bucket(

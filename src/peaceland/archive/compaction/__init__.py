@@ -2,7 +2,8 @@
 
 ``plan`` decides which objects to merge and when to delete them (pure, with the protocol that
 keeps readers right), ``merge`` merges local Parquet files without duplicates in bounded
-memory, and ``compactor`` carries a plan out against the bucket.
+memory, ``compactor`` carries a plan out against the bucket, and ``service`` runs passes
+every interval as the ``peaceland compactor`` component.
 """
 
 from __future__ import annotations
@@ -15,13 +16,23 @@ from peaceland.archive.compaction.compactor import (
     readable_keys,
 )
 from peaceland.archive.compaction.plan import CompactionPolicy, Plan
+from peaceland.archive.compaction.service import (
+    CompactorCounters,
+    CompactorOptions,
+    compaction_pass,
+    run_compactor,
+)
 
 __all__ = [
     "CompactOptions",
     "CompactionPolicy",
+    "CompactorCounters",
+    "CompactorOptions",
     "KindResult",
     "Plan",
     "Progress",
     "compact",
+    "compaction_pass",
     "readable_keys",
+    "run_compactor",
 ]
