@@ -172,8 +172,8 @@ class Pipeline:
 
     async def step(self) -> None:
         """Flush when the batch is due, else fetch once; flush too when that fetch found
-        the consumer caught up and no write is under way (a burst's tail is written at once,
-        a steady flow still fills a batch while the previous one is written)."""
+        the consumer caught up (a burst's tail is written at once; under a steady flow, what
+        arrives while a batch is written makes the next batch)."""
         reason = self.batch.due()
         if reason is not None:
             await self.flush(reason)
@@ -184,9 +184,8 @@ class Pipeline:
             min(rows, self.options.fetch_batch), wait, max(payload_bytes, MIN_FETCH_BYTES)
         )
         caught_up = await self.accept(msgs) if msgs else True
-        writing = self._writing is not None and not self._writing.done()
-        if caught_up and self.batch.rows and not writing:
-            await self.flush("caught up")
+        if caught_up and self.batch.rows:
+            await self.flush("caught up")  # after the write under way, if any
 
     async def finish(self) -> None:
         await self.wait_written()
