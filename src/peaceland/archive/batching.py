@@ -31,7 +31,7 @@ from peaceland.config import (
 H = TypeVar("H")
 Clock = Callable[[], float]
 
-# With fetches of at most 1 s and a write of about 1 s, a report is queryable within 12 s.
+# The age is a backstop: the pipeline also flushes as soon as a fetch finds nothing pending.
 DEFAULT_MAX_ROWS: Final = DEFAULT_ARCHIVE_MAX_ROWS
 DEFAULT_MAX_BYTES: Final = DEFAULT_ARCHIVE_MAX_BYTES
 DEFAULT_MAX_AGE_S: Final = DEFAULT_ARCHIVE_MAX_AGE_S
