@@ -290,7 +290,9 @@ async def test_readers_during_compaction_never_miss_nor_double_a_report(stack: A
             assert reader.passes >= 5
         assert careful.missing_objects == 0  # manifests first: never a missing object
         assert careful.longest_s < policy.delete_after_s
-        assert merges >= 4
+        # the first merge, then at least one rewrite taking the last late reports (an hour is
+        # rewritten at most once per delete delay: it waits while a merge of it is retired)
+        assert merges >= 2
         _, reports = by_id(await read_archive(stack, case))
         assert set(reports) == archived  # each report once after dedup; none lost
         leftovers = [

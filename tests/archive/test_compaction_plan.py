@@ -74,40 +74,49 @@ def test_small_objects_of_closed_hours_are_merged_open_hours_left_alone() -> Non
     assert not plan.retirements
 
 
-def test_packing_fills_bins_up_to_the_target_and_skips_lone_objects() -> None:
-    sizes = [400, 400, 300, 900, 50]  # bins [400, 400] [300] [900, 50]; [300] stays alone
+def test_a_closed_partition_is_one_group_split_in_parts_of_the_target() -> None:
+    sizes = [400, 400, 300, 900, 50]  # 2,050 bytes: three parts of at most 1,000
     listing = [seq_obj(H8, 10 * i + 1, size) for i, size in enumerate(sizes)]
-    plan = plan_compaction("reports", listing, {}, NOW, POLICY)
-    assert [[o.size for o in g.inputs] for g in plan.groups] == [[400, 400], [900, 50]]
-    alone = plan_compaction(
-        "reports", [seq_obj(H8, 1, 2000), seq_obj(H8, 11, 2000)], {}, NOW, POLICY
-    )
-    assert alone.groups == []  # each larger than the target: nothing to gain
+    [group] = plan_compaction("reports", listing, {}, NOW, POLICY).groups
+    assert (group.keys, group.parts) == ([o.key for o in listing], 3)
+    # a lone archiver's object is rewritten too: only a compacted set is known duplicate-free
+    [lone] = plan_compaction("reports", [seq_obj(H8, 1, 2000)], {}, NOW, POLICY).groups
+    assert lone.parts == 2
 
 
-def test_small_compacted_objects_take_late_ones_in_large_ones_are_left_alone() -> None:
-    big = compact_obj(H8, 1, 700)
-    small = compact_obj(H8, 200, 300)
+def test_late_reports_rewrite_the_hour_with_its_set_a_clean_hour_is_left_alone() -> None:
+    set_parts = [
+        StoredObject(object_key(H8, i, i, 1, "ab", origin="compact", part=(i, 2)), 600, NOW)
+        for i in (1, 2)
+    ]
+    clean = plan_compaction("reports", set_parts, {}, NOW, POLICY)
+    assert (clean.groups, clean.clean_partitions) == ([], 1)
     late = seq_obj(H8, 900, 10)
-    plan = plan_compaction("reports", [big, small, late], {}, NOW, POLICY)
-    [group] = plan.groups
-    assert group.keys == [small.key, late.key]
-    # only compacted objects: nothing to do, whatever their sizes
-    assert plan_compaction("reports", [big, small], {}, NOW, POLICY).groups == []
+    [group] = plan_compaction("reports", [*set_parts, late], {}, NOW, POLICY).groups
+    assert (sorted(group.keys), group.parts) == (sorted([*[o.key for o in set_parts], late.key]), 2)
+    # a part missing (a crash while writing a set): the rest is merged again
+    [partial] = plan_compaction("reports", set_parts[:1], {}, NOW, POLICY).groups
+    assert partial.keys == [set_parts[0].key]
+    # two compacted objects of different merges (two compactors, or an older archive)
+    two = [compact_obj(H8, 1, 700), compact_obj(H8, 200, 300)]
+    assert [g.keys for g in plan_compaction("reports", two, {}, NOW, POLICY).groups] == [
+        [o.key for o in two]
+    ]
 
 
-def test_retired_inputs_and_fresh_outputs_are_not_merged_again() -> None:
+def test_a_partition_waits_while_a_merge_of_it_awaits_retirement() -> None:
     inputs = [seq_obj(H8, s) for s in (1, 11)]
     output = compact_obj(H8, 1, 150)
     done = {"m": manifest(output.key, [o.key for o in inputs], age_s=60)}
     plan = plan_compaction("reports", [*inputs, output], done, NOW, POLICY)
     assert plan.empty
     assert (plan.pending, plan.pending_inputs) == (1, 2)
-    # a late object joins later; the fresh output waits for its inputs to be deleted
+    # late objects wait too: the next rewrite takes them with the set, once it is clean
     late = seq_obj(H8, 500)
-    late2 = seq_obj(H8, 600)
-    plan = plan_compaction("reports", [*inputs, output, late, late2], done, NOW, POLICY)
-    assert [g.keys for g in plan.groups] == [[late.key, late2.key]]
+    plan = plan_compaction("reports", [*inputs, output, late], done, NOW, POLICY)
+    assert plan.groups == []
+    plan = plan_compaction("reports", [output, late], {}, NOW, POLICY)
+    assert [g.keys for g in plan.groups] == [[output.key, late.key]]
 
 
 def test_manifests_are_due_after_the_delay_and_only_with_their_output() -> None:
@@ -122,6 +131,30 @@ def test_manifests_are_due_after_the_delay_and_only_with_their_output() -> None:
     assert [(r.key, r.ready) for r in plan.retirements] == [("due", True), ("lost", False)]
     assert plan.pending == 1
     assert plan.groups == []  # the inputs are retired
+
+
+def test_a_manifest_of_several_parts_is_ready_only_with_all_of_them() -> None:
+    parts = [
+        StoredObject(object_key(H8, i, i, 1, "ab", origin="compact", part=(i, 2)), 9, NOW)
+        for i in (1, 2)
+    ]
+    inputs = [seq_obj(H8, s) for s in (1, 11)]
+    split = Manifest(
+        kind="reports",
+        output=parts[0].key,
+        outputs=[o.key for o in parts],
+        inputs=[o.key for o in inputs],
+        compacted_at=NOW - timedelta(seconds=600),
+        rows_in=2,
+        rows_out=2,
+    )
+    assert decode_manifest(encode_manifest(split)).all_outputs == [o.key for o in parts]
+    whole = plan_compaction("reports", [*inputs, *parts], {"m": split}, NOW, POLICY)
+    assert [r.ready for r in whole.retirements] == [True]
+    short = plan_compaction("reports", [*inputs, parts[0]], {"m": split}, NOW, POLICY)
+    assert [r.ready for r in short.retirements] == [False]
+    # a manifest written before sets had parts names its one output
+    assert manifest("o", ["a"], 5).all_outputs == ["o"]
 
 
 def test_foreign_objects_other_kinds_and_other_days_are_never_touched() -> None:

@@ -21,7 +21,7 @@ from peaceland.archive.compaction import merge as archive_merge
 from peaceland.archive.compaction.compactor import load_manifests
 from peaceland.archive.compaction.plan import decode_manifest, manifest_prefix, readable
 from peaceland.archive.kinds import ARCHIVE_KINDS, Kind
-from peaceland.archive.layout import parse_object_key
+from peaceland.archive.layout import is_one_compacted_set, parse_object_key
 from peaceland.archive.parquet import decode_parquet, encode_parquet
 from peaceland.archive.rows import Received
 from peaceland.cli.compaction_view import ProgressBar, progress_bar, results_json, results_table
@@ -248,11 +248,15 @@ async def test_a_missing_output_keeps_its_inputs() -> None:
     assert again.rows_out == 60
 
 
-async def test_readers_never_miss_nor_double_a_report_whenever_they_list_and_read() -> None:
+@pytest.mark.parametrize("target_bytes", [20_000, 3_000], ids=["one part", "split in parts"])
+async def test_readers_never_miss_nor_double_a_report_whenever_they_list_and_read(
+    target_bytes: int,
+) -> None:
     """Every state the bucket goes through. A reader that only globs: each listing holds every
-    report so far. A reader that reads the manifests in one state, lists the data in a later
-    one, and reads in a later one still, within the delete delay: everything it needs is still
-    there, and it reads every report."""
+    report so far. A reader like the views (a partition that is one compacted set read as it
+    is, any other deduplicated): each report exactly once in every state. A reader that reads
+    the manifests in one state, lists the data in a later one, and reads in a later one still,
+    within the delete delay: everything it needs is still there, and it reads every report."""
 
     class Recording(MemoryStore):
         def __init__(self, clock: Clock) -> None:
@@ -274,7 +278,7 @@ async def test_readers_never_miss_nor_double_a_report_whenever_they_list_and_rea
 
     clock = Clock()
     store = Recording(clock)
-    policy = CompactionPolicy(20_000, 7200, 600)
+    policy = CompactionPolicy(target_bytes, 7200, 600)
     await archive(store, [(n, n % 60) for n in range(50)], 1)
     await archive(store, [(n, n % 60) for n in range(45, 100)], 51)
     await archive(store, [(n, 7) for n in range(100, 120)], 106)
@@ -285,10 +289,19 @@ async def test_readers_never_miss_nor_double_a_report_whenever_they_list_and_rea
         await run(store, clock, policy=policy)
         clock.advance(301)
     await run(store, clock, policy=policy)
+    clock.advance(600)
+    await run(store, clock, policy=policy)  # the last merge retired: the hour is clean
     assert not set(store.states[0][1]) & set(store.objects)  # merged, then deleted
 
+    decoded: dict[bytes, set[str]] = {}  # a key always names the same rows: decode once
+
     def ids_in(state: dict[str, bytes], keys: Sequence[str]) -> set[str]:
-        return {r["report_id"] for k in keys for r in decode_parquet(state[k]).to_pylist()}
+        found: set[str] = set()
+        for k in keys:
+            if state[k] not in decoded:
+                decoded[state[k]] = {r["report_id"] for r in decode_parquet(state[k]).to_pylist()}
+            found |= decoded[state[k]]
+        return found
 
     def data_keys(state: dict[str, bytes]) -> list[str]:
         return [k for k in state if k.startswith("reports/")]
@@ -296,6 +309,15 @@ async def test_readers_never_miss_nor_double_a_report_whenever_they_list_and_rea
     states = [(at, state, ids_in(state, data_keys(state))) for at, state in store.states]
     for (_, _, before), (_, _, after) in itertools.pairwise(states):
         assert after >= before  # the glob reader: no report ever leaves the listing
+    clean_states = 0
+    for at, state, known in states:
+        viewed = view_ids(state, data_keys(state))
+        assert sorted(viewed) == sorted(known), at  # the views: each report once
+        names = [parse_object_key(k) for k in data_keys(state)]
+        clean_states += is_one_compacted_set(names)
+        if target_bytes < 10_000 and is_one_compacted_set(names):
+            assert all(n is not None and n.parts > 1 for n in names)
+    assert clean_states > 0
     assert states[-1][2] == {f"r{n}" for n in [*range(120), 200, 201, 202]}
     for i, (listed_at, manifest_state, known) in enumerate(states):
         manifests = [
@@ -308,6 +330,22 @@ async def test_readers_never_miss_nor_double_a_report_whenever_they_list_and_rea
                 if read_at - listed_at >= timedelta(seconds=policy.delete_after_s):
                     break
                 assert set(keys) <= set(read_state), (i, k)
+
+
+def view_ids(state: dict[str, bytes], keys: Sequence[str]) -> list[str]:
+    """The report ids the views read from ``keys``: as they are from a partition that is one
+    compacted set, the first received copy of each from any other."""
+    by_folder: dict[str, list[str]] = {}
+    for key in keys:
+        by_folder.setdefault(key.rsplit("/", 1)[0], []).append(key)
+    ids: list[str] = []
+    for members in by_folder.values():
+        found = [r for k in members for r in decode_parquet(state[k]).to_pylist()]
+        if is_one_compacted_set([parse_object_key(k) for k in members]):
+            ids.extend(r["report_id"] for r in found)
+        else:
+            ids.extend(deduplicated(found))
+    return ids
 
 
 async def test_alerts_are_deduplicated_by_alert_id() -> None:

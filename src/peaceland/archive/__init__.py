@@ -2,7 +2,7 @@
 
 ``kinds`` is the one table of what is archived (stream, schema, partitioning, dedup keys,
 view columns); layout, rows, schemas, Parquet encoding and batching are pure; the pipeline
-and the archiver do the I/O; compaction merges closed hours into large deduplicated files.
+and the archiver do the I/O; compaction rewrites closed hours as large files holding each row once.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from peaceland.archive.kinds import (
     Partitioning,
     archive_kind,
 )
+from peaceland.archive.layout import is_one_compacted_set, parse_object_key
 from peaceland.archive.pipeline import PipelineOptions
 from peaceland.archive.schemas import ALERTS_SCHEMA, DEADLETTER_SCHEMA, REPORTS_SCHEMA
 from peaceland.archive.status import archive_status
@@ -58,6 +59,8 @@ __all__ = [
     "archive_kind",
     "archive_status",
     "compact",
+    "is_one_compacted_set",
+    "parse_object_key",
     "run_archiver",
     "run_compactor",
 ]

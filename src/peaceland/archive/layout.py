@@ -13,8 +13,12 @@ Names written by the archiver: ``seq-<first>-<last>-n<rows>-<digest>.parquet``. 
 ``last`` are the smallest and largest stream sequences in the object, ``rows`` its row count
 (so ``archive status`` counts rows from a listing) and ``digest`` a hash of the exact set of
 (stream sequence, JetStream timestamp) pairs it holds. Compaction
-(``archive.compaction``) writes ``compact-<first>-<last>-n<rows>-<digest>.parquet``,
-the same parts, with ``digest`` a hash of the keys of the objects it merged.
+(``archive.compaction``) rewrites a closed partition into one *set* of objects,
+``compact-<first>-<last>-n<rows>-<digest>[-p<i>of<n>].parquet``: the same parts, ``digest``
+(shared by the whole set) a hash of the keys of the objects it merged, and, when the partition
+was split into ``n`` objects by ranges of its dedup key, which one this is. A partition that
+holds exactly one complete set (``is_one_compacted_set``) holds each row once: readers need
+not deduplicate it.
 
 Exactly once, step by step:
 
@@ -65,7 +69,8 @@ _NAME_RE: Final = re.compile(
     r"(?P<date>\d{4}-\d{2}-\d{2})/"
     r"(?:hour=(?P<hour>\d{2})/)?"
     r"(?P<origin>seq|compact)-"
-    r"(?P<first>\d+)-(?P<last>\d+)-n(?P<rows>\d+)-(?P<digest>[0-9a-f]+)\.parquet\Z"
+    r"(?P<first>\d+)-(?P<last>\d+)-n(?P<rows>\d+)-(?P<digest>[0-9a-f]+)"
+    r"(?:-p(?P<part>\d+)of(?P<parts>\d+))?\.parquet\Z"
 )
 
 
@@ -145,12 +150,21 @@ def object_key(
     key_prefix: str = "",
     *,
     origin: Origin = "seq",
+    part: tuple[int, int] = (1, 1),
 ) -> str:
     """The deterministic key of the object holding exactly the messages ``digest`` covers
-    (``origin="compact"``: of a compacted object, ``digest`` covering the merged keys)."""
+    (``origin="compact"``: of a compacted object, ``digest`` covering the merged keys, and
+    ``part`` = (i, n) when it is the i-th of n objects the merge wrote)."""
     if rows < 1 or first_seq > last_seq:
         raise ValueError("an object holds at least one message")
-    name = f"{origin}-{first_seq:0{SEQ_DIGITS}d}-{last_seq:0{SEQ_DIGITS}d}-n{rows}-{digest}{SUFFIX}"
+    index, count = part
+    if not 1 <= index <= count or (count > 1 and origin != "compact"):
+        raise ValueError(f"not a part of a compacted set: {part}")
+    split = f"-p{index}of{count}" if count > 1 else ""
+    name = (
+        f"{origin}-{first_seq:0{SEQ_DIGITS}d}-{last_seq:0{SEQ_DIGITS}d}-n{rows}-{digest}"
+        f"{split}{SUFFIX}"
+    )
     return partition.path(key_prefix) + name
 
 
@@ -165,6 +179,9 @@ class ObjectName:
     digest: str
     #: Written by compaction (``compact-…``) rather than by an archiver (``seq-…``).
     compacted: bool = False
+    #: Which of how many objects of one compacted set (1 of 1 unless the merge split).
+    part: int = 1
+    parts: int = 1
 
 
 def parse_object_key(key: str, key_prefix: str = "") -> ObjectName | None:
@@ -187,6 +204,23 @@ def parse_object_key(key: str, key_prefix: str = "") -> ObjectName | None:
         int(match["rows"]),
         match["digest"],
         compacted=match["origin"] == "compact",
+        part=int(match["part"] or 1),
+        parts=int(match["parts"] or 1),
+    )
+
+
+def is_one_compacted_set(names: Sequence[ObjectName | None]) -> bool:
+    """Whether the objects of one partition are exactly one complete compacted set: parts
+    1..n of one merge, nothing else (``None``: a name that is not the layout's). Such a
+    partition holds each row once (the merge deduplicated all it read); anything else (an
+    archiver's object, a second set, a missing part) may hold a row twice."""
+    if not names or any(n is None or not n.compacted for n in names):
+        return False
+    known = [n for n in names if n is not None]
+    first = known[0]
+    return sorted(n.part for n in known) == list(range(1, first.parts + 1)) and all(
+        (n.digest, n.parts, n.partition) == (first.digest, first.parts, first.partition)
+        for n in known
     )
 
 

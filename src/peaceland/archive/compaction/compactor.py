@@ -7,12 +7,13 @@ For each kind: read the manifests and list the objects (``plan.data_prefix``),
 plan (``plan.plan_compaction``, pure), then
 
 1. **retire**: delete the inputs of the manifests that are due, then the manifests;
-2. **merge** each group: download its inputs to a temporary directory, merge them
-   (``merge.merge_files``), upload the output, then write its manifest.
+2. **merge** each group (one partition): download its inputs to a temporary directory, merge
+   them into one set of parts (``split.merge_parts``), upload every part, then write the
+   manifest.
 
 The order of these steps, and why readers never miss a report nor see one twice, is explained
-in ``compaction.plan``. Groups run one at a time: local disk holds one group's
-inputs and its output (about twice ``target_bytes``), memory what ``merge`` says.
+in ``compaction.plan``. Groups run one at a time: local disk holds one partition's inputs,
+split files and outputs (``split``), memory what ``merge`` says for one part.
 Errors of the store are raised (``StoreError``); what was done before stays correct, and the
 next run takes up the rest.
 """
@@ -31,7 +32,6 @@ from typing import Protocol
 import msgspec
 import pyarrow as pa
 
-from peaceland.archive.compaction.merge import merge_files
 from peaceland.archive.compaction.plan import (
     CompactionPolicy,
     Group,
@@ -45,6 +45,7 @@ from peaceland.archive.compaction.plan import (
     plan_compaction,
     readable,
 )
+from peaceland.archive.compaction.split import merge_parts
 from peaceland.archive.kinds import ARCHIVE_KINDS, KINDS, Kind
 from peaceland.contract import StoreError
 from peaceland.storage import ManagedStore
@@ -96,6 +97,8 @@ class KindResult:
     #: Groups whose objects could not be read as the kind's (logged, left alone).
     failed_groups: int = 0
     outputs: list[str] = dataclasses.field(default_factory=list)
+    #: Closed partitions already one compacted set each: nothing to do.
+    clean_partitions: int = 0
 
     @property
     def duplicates_dropped(self) -> int:
@@ -171,6 +174,7 @@ async def _compact_kind(
         options.dry_run,
         closed_partitions=plan.closed_partitions,
         open_partitions=plan.open_partitions,
+        clean_partitions=plan.clean_partitions,
         groups=len(plan.groups),
         objects_in=sum(len(g.inputs) for g in plan.groups),
         bytes_in=plan.bytes,
@@ -224,38 +228,47 @@ async def _merge_group(
         async with asyncio.TaskGroup() as tasks:
             for obj, path in zip(group.inputs, paths, strict=True):
                 tasks.create_task(fetch(obj.key, path, obj.size))
-        out = folder / "out.parquet"
         try:
-            merged = await asyncio.to_thread(merge_files, kind, paths, out)
+            parts = await asyncio.to_thread(merge_parts, kind, paths, folder, group.parts)
         except (ValueError, pa.ArrowException) as exc:  # not an archive object after all
             log.error(
                 "%s: %d objects not merged: %s", group.partition.path(prefix), len(paths), exc
             )
             result.failed_groups += 1
             return False
-        key = group.output_key(merged.first_seq, merged.last_seq, merged.rows_out, prefix)
-        await store.upload(key, out)
-        size = out.stat().st_size
+        keys = [
+            group.output_key(
+                p.merged.first_seq, p.merged.last_seq, p.merged.rows_out, prefix, (i, len(parts))
+            )
+            for i, p in enumerate(parts, start=1)
+        ]
+        for key, part in zip(keys, parts, strict=True):
+            await store.upload(key, part.path)
+        size = sum(p.path.stat().st_size for p in parts)
+    rows_in = sum(p.merged.rows_in for p in parts)
+    rows_out = sum(p.merged.rows_out for p in parts)
     manifest = Manifest(
         kind=kind.name,
-        output=key,
+        output=keys[0],
         inputs=group.keys,
         compacted_at=now(),
-        rows_in=merged.rows_in,
-        rows_out=merged.rows_out,
+        rows_in=rows_in,
+        rows_out=rows_out,
+        outputs=keys,
     )
-    await store.put(manifest_key(key, prefix), encode_manifest(manifest))
-    result.objects_out += 1
+    await store.put(manifest_key(keys[0], prefix), encode_manifest(manifest))
+    result.objects_out += len(keys)
     result.bytes_out += size
-    result.rows_in += merged.rows_in
-    result.rows_out += merged.rows_out
-    result.outputs.append(key)
+    result.rows_in += rows_in
+    result.rows_out += rows_out
+    result.outputs.extend(keys)
     log.info(
-        "%s: %d objects, %d rows → %s (%d duplicates dropped)",
+        "%s: %d objects, %d rows → %d objects %s… (%d duplicates dropped)",
         group.partition.path(prefix),
         len(group.inputs),
-        merged.rows_in,
-        key.rsplit("/", 1)[1],
-        merged.dropped,
+        rows_in,
+        len(keys),
+        keys[0].rsplit("/", 1)[1],
+        rows_in - rows_out,
     )
     return True

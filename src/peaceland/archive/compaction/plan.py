@@ -1,69 +1,75 @@
-"""Compaction of the archive: which objects to merge into which, and when to delete them. Pure.
+"""Compaction of the archive: which partitions to rewrite, and when to delete what. Pure.
 
     CompactionPolicy(target_bytes, grace_s, delete_after_s)    the settings
-    plan_compaction(kind, listing, manifests, now, policy)     → Plan: groups to merge,
+    plan_compaction(kind, listing, manifests, now, policy)     → Plan: partitions to rewrite,
                                                                  manifests due for deletion
     Manifest, manifest_key, group digest                      the records the protocol keeps
     readable(keys, manifests)                                 what a careful reader reads
 
-The archiver writes many small objects (one per flush and hour); compaction merges those of
-*closed* partitions (an hour, or a day for dead letters, that ended more than ``grace_s`` ago)
-into objects of about ``target_bytes``, dropping duplicate rows (the same
-``ArchiveKind.dedup_keys``: reports the same ``report_id``, alerts the same ``alert_id``, dead
-letters the same stream message), keeping the first received copy as the views do.
-``compactor`` carries a plan out against the bucket.
+The archiver writes many small objects (one per flush and hour); compaction rewrites each
+*closed* partition (an hour, or a day for dead letters, that ended more than ``grace_s`` ago)
+as **one set** of objects of about ``target_bytes`` each, holding each row once: duplicates
+(the same ``ArchiveKind.dedup_keys``: reports the same ``report_id``, alerts the same
+``alert_id``, dead letters the same stream message) are dropped, keeping the first received
+copy as the views do. A partition larger than ``target_bytes`` is split by ranges of its dedup
+key (``split``), so the objects of a set never share a row. A partition that holds exactly one
+complete set (``layout.is_one_compacted_set``) is *clean*: the views read it without their
+dedup window. ``compactor`` carries a plan out against the bucket.
 
 The protocol. Readers list a partition and then read what they listed, at some later instant;
 S3 offers no snapshot, and deleting an object always races with a reader that just listed it.
 So compaction never removes a report from any listing, deletes only objects whose reports are
 elsewhere, and deletes them long after they were replaced:
 
-1. **Merge, write the output first.** A group of inputs is merged into one object named
-   ``compact-<first seq>-<last seq>-n<rows>-<digest>.parquet`` in the same partition, where
-   ``digest`` hashes the inputs' keys: the same inputs always give the same key and the same
-   rows, so a retry (or a second compactor racing the first on the same listing) overwrites
-   it with itself. S3 makes an object visible whole, at once. From then on a listing holds the
-   inputs *and* the output, each report twice: the views keep one (they deduplicate by
-   ``report_id`` anyway, for the archiver's redeliveries).
+1. **Merge, write the outputs first.** Every object of the partition (archivers' and earlier
+   sets) is merged into the set ``compact-<first>-<last>-n<rows>-<digest>[-p<i>of<n>].parquet``
+   in the same partition, where ``digest`` hashes the inputs' keys: the same inputs always
+   give the same keys and the same rows, so a retry (or a second compactor racing the first on
+   the same listing) overwrites them with themselves. S3 makes an object visible whole, at
+   once. From then on a listing holds the inputs *and* the outputs, each report twice, and the
+   partition is not clean: the views deduplicate it.
 2. **Then record the retirement.** A manifest
-   ``_compaction/<kind>/date=…/[hour=…/]<output name>.json`` lists the inputs, the output and
-   the time. It lives outside ``reports/``, ``alerts/``, ``deadletter/``, so no reader's glob
-   sees it. A crash before the manifest leaves an output without one: the next run treats it as
-   an ordinary object and merges it again with the inputs (duplicates dropped), so nothing is
-   lost, only work repeated.
+   ``_compaction/<kind>/date=…/[hour=…/]<first output's name>.json`` lists the inputs, the
+   outputs and the time. It lives outside ``reports/``, ``alerts/``, ``deadletter/``, so no
+   reader's glob sees it. A crash before the manifest leaves outputs without one (maybe only
+   some parts): the partition is not clean, so the next run merges everything in it again
+   (duplicates dropped): nothing is lost, only work repeated.
 3. **Delete the inputs ``delete_after_s`` later (15 min by default), on a later run**, and only
-   when the output is listed; then the manifest.
-4. **Retired inputs and fresh outputs are left alone** until their manifest is done: never
-   merged twice, so compaction converges, and a run right after another changes nothing.
+   when every output is listed; then the manifest. The partition is clean from then on.
+4. **A partition with retired inputs or fresh outputs is left alone** until their manifest is
+   done: never merged twice at once, so compaction converges, and a run right after another
+   changes nothing. A clean partition is never touched.
 
 What readers get:
 
 * **A reader that reads manifests first** (``readable``; ``compactor.readable_keys``):
   it lists ``_compaction/``, then the data, and skips the inputs of the manifests it saw (their
-  output, written before the manifest, is in its listing). Any such reader that finishes
+  outputs, written before the manifest, are in its listing). Any such reader that finishes
   within ``delete_after_s`` of its start never misses an object, never misses a report, and
   reads each merged report once.
-* **A reader that only globs** (DuckDB over ``reports/*/*/*.parquet``): every listing, at any
-  instant, holds every report (after the dedup by ``report_id``, exactly once). The one hazard
-  is a read overlapping the deletion of a retired input it listed just before: the read then
-  fails loudly (S3 404), never silently short, and a retry succeeds. Deletions happen once per
+* **A reader that lists** (the views, DuckDB over ``reports/*/*/*.parquet``): every listing,
+  at any instant, holds every report; a partition listed as one complete set holds each once,
+  any other after the dedup by ``report_id`` holds each exactly once. The one hazard is a read
+  overlapping the deletion of a retired input it listed just before: the read then fails
+  loudly (S3 404), never silently short, and a retry succeeds. Deletions happen once per
   merge, ``delete_after_s`` after it, so such a failure needs a query running across that
-  instant and touching that hour.
+  instant and touching that partition.
 
-Late reports for a compacted hour simply add new small objects; a later run merges them with
-the hour's small compacted object (one of less than half the target), not with the large ones.
-A partition is compacted only when it holds an object not yet compacted, so a run over an
-archive already compacted changes nothing. Objects whose names are not the archiver's or
-compaction's are never touched. Run one compactor at a time (a periodic job): two at once stay
-correct (readers still see each report once) but may leave duplicate rows in storage for the
-views to drop. Manifest times come from the compactor's clock: hosts must keep time (NTP).
+Late reports for a compacted hour add new small objects; the hour is then deduplicated at read
+time again until a later run rewrites it whole (the set and the late objects, into a new set):
+the price of a late report is one rewrite of its hour, at most once per ``delete_after_s``.
+Objects whose names are not the archiver's or compaction's are never touched, and a partition
+holding one is never clean. Run one compactor at a time (``service`` holds a lease): two at
+once stay correct (readers still see each report once) but may write two sets, which the next
+run merges. Manifest times come from the compactor's clock: hosts must keep time (NTP).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+import math
+from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Final
 
@@ -73,7 +79,9 @@ from peaceland.archive.kinds import ARCHIVE_KINDS, Kind
 from peaceland.archive.layout import (
     DIGEST_CHARS,
     SUFFIX,
+    ObjectName,
     Partition,
+    is_one_compacted_set,
     object_key,
     parse_object_key,
 )
@@ -104,14 +112,22 @@ class CompactionPolicy:
 
 
 class Manifest(msgspec.Struct, frozen=True, kw_only=True):
-    """A merge done: ``inputs`` may be deleted once ``compacted_at`` + delete_after has passed."""
+    """A merge done: ``inputs`` may be deleted once ``compacted_at`` + delete_after has passed
+    and every output is listed."""
 
     kind: str
+    #: The first output, which names the manifest.
     output: str
     inputs: list[str]
     compacted_at: datetime
     rows_in: int
     rows_out: int
+    #: Every output of the set, ``output`` first (empty: ``output`` alone).
+    outputs: list[str] = msgspec.field(default_factory=list)
+
+    @property
+    def all_outputs(self) -> list[str]:
+        return self.outputs or [self.output]
 
 
 _manifest_encoder: Final = msgspec.json.Encoder()
@@ -154,10 +170,11 @@ def is_closed(partition: Partition, now: datetime, grace_s: float) -> bool:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Group:
-    """Objects of one partition to merge into one."""
+    """The objects of one partition, to merge into one set of at most ``parts`` objects."""
 
     partition: Partition
     inputs: tuple[StoredObject, ...]
+    parts: int = 1
 
     @property
     def bytes(self) -> int:
@@ -175,17 +192,31 @@ class Group:
             hasher.update(b"\n")
         return hasher.hexdigest()
 
-    def output_key(self, first_seq: int, last_seq: int, rows: int, key_prefix: str = "") -> str:
-        """The key of the merged object, once its rows are known."""
+    def output_key(
+        self,
+        first_seq: int,
+        last_seq: int,
+        rows: int,
+        key_prefix: str = "",
+        part: tuple[int, int] = (1, 1),
+    ) -> str:
+        """The key of a merged object (part i of n), once its rows are known."""
         digest = self.digest(key_prefix)
         return object_key(
-            self.partition, first_seq, last_seq, rows, digest, key_prefix, origin="compact"
+            self.partition,
+            first_seq,
+            last_seq,
+            rows,
+            digest,
+            key_prefix,
+            origin="compact",
+            part=part,
         )
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Retirement:
-    """A manifest due: its inputs may be deleted (``ready``), or its output is missing and
+    """A manifest due: its inputs may be deleted (``ready``), or an output is missing and
     the inputs must stay (``ready`` false: the manifest is dropped, the inputs merged again)."""
 
     key: str
@@ -196,6 +227,7 @@ class Retirement:
 @dataclasses.dataclass(frozen=True, slots=True)
 class Plan:
     kind: Kind
+    #: One per partition to rewrite.
     groups: list[Group]
     retirements: list[Retirement]
     #: Manifests not yet due, and how many objects they keep for deletion.
@@ -204,6 +236,8 @@ class Plan:
     #: Partitions seen, by state.
     closed_partitions: int
     open_partitions: int
+    #: Closed partitions holding exactly one compacted set: nothing to do.
+    clean_partitions: int = 0
 
     @property
     def bytes(self) -> int:
@@ -228,62 +262,45 @@ def plan_compaction(
     objects: dict[str, StoredObject] = {o.key: o for o in listing}
     due_after = timedelta(seconds=policy.delete_after_s)
     retirements: list[Retirement] = []
-    busy: set[str] = set()  # retired inputs and fresh outputs: not merged in this run
+    busy: set[str] = set()  # retired inputs and fresh outputs: their partitions wait
     pending = pending_inputs = 0
     for key in sorted(manifests):
         manifest = manifests[key]
         busy.update(manifest.inputs)
-        busy.add(manifest.output)
+        busy.update(manifest.all_outputs)
         if manifest.compacted_at + due_after <= now:
-            retirements.append(Retirement(key, manifest, manifest.output in objects))
+            ready = all(output in objects for output in manifest.all_outputs)
+            retirements.append(Retirement(key, manifest, ready))
         else:
             pending += 1
             pending_inputs += sum(1 for k in manifest.inputs if k in objects)
 
-    by_partition: dict[Partition, list[tuple[StoredObject, bool]]] = {}
+    by_partition: dict[Partition, list[tuple[StoredObject, ObjectName]]] = {}
     for obj in objects.values():
         name = parse_object_key(obj.key, key_prefix)
         if name is None or name.partition.kind != kind:
             continue  # not ours: never touched
         if day is not None and name.partition.day != day:
             continue
-        by_partition.setdefault(name.partition, []).append((obj, name.compacted))
+        by_partition.setdefault(name.partition, []).append((obj, name))
 
     groups: list[Group] = []
-    closed = still_open = 0
+    closed = still_open = clean = 0
     for partition in sorted(by_partition):
         if not is_closed(partition, now, policy.grace_s):
             still_open += 1
             continue
         closed += 1
-        candidates = [
-            obj
-            for obj, compacted in by_partition[partition]
-            if obj.key not in busy and not (compacted and obj.size * 2 >= policy.target_bytes)
-        ]
-        fresh = any(
-            not compacted and obj.key not in busy for obj, compacted in by_partition[partition]
-        )
-        if fresh:
-            groups.extend(Group(partition, tuple(b)) for b in pack(candidates, policy))
-    return Plan(kind, groups, retirements, pending, pending_inputs, closed, still_open)
-
-
-def pack(candidates: Sequence[StoredObject], policy: CompactionPolicy) -> list[list[StoredObject]]:
-    """Objects in key order (compacted first, then by stream sequence, so redelivered copies
-    of a report usually meet) into bins of at most ``target_bytes``; a bin of one object is
-    left alone (merging it gains nothing)."""
-    bins: list[list[StoredObject]] = []
-    current: list[StoredObject] = []
-    size = 0
-    for obj in sorted(candidates, key=lambda o: o.key):
-        if current and size + obj.size > policy.target_bytes:
-            bins.append(current)
-            current, size = [], 0
-        current.append(obj)
-        size += obj.size
-    bins.append(current)
-    return [b for b in bins if len(b) > 1]
+        entries = by_partition[partition]
+        if any(obj.key in busy for obj, _ in entries):
+            continue  # a merge of it awaits retirement
+        if is_one_compacted_set([name for _, name in entries]):
+            clean += 1
+            continue
+        inputs = tuple(sorted((obj for obj, _ in entries), key=lambda o: o.key))
+        size = sum(o.size for o in inputs)
+        groups.append(Group(partition, inputs, max(1, math.ceil(size / policy.target_bytes))))
+    return Plan(kind, groups, retirements, pending, pending_inputs, closed, still_open, clean)
 
 
 def readable(keys: Iterable[str], manifests: Iterable[Manifest]) -> list[str]:
